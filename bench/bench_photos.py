@@ -1,0 +1,148 @@
+"""How long the server takes to take in a 12-megapixel photo, and to lay out 200 QR labels.
+
+    python bench/bench_photos.py            # SQLite in a temporary folder
+    DATABASE_URL=postgresql+psycopg://... python bench/bench_photos.py
+
+Prints, for a 4000 × 3000 JPEG with a QR label in it: the whole POST /api/photos (multipart parsing,
+sniffing, decoding, orienting, re-encoding, thumbnail, QR scan, content-addressed storage, database row
+and readiness refresh), the image work alone, and the peak memory; then the label PDF and the PNG
+preview for 200 assets.
+"""
+import io
+import multiprocessing
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, timedelta
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fieldkit import accounts, create_app, inventory, photos, qr, sites, sync
+from fieldkit.cli import init_db
+from fieldkit.db import db
+from fieldkit.models import Site
+
+ROUNDS = 5
+LABELS = 200
+
+
+def twelve_megapixel_jpeg(label_url: str) -> bytes:
+    """A 4000 × 3000 camera-like JPEG: shading, sensor noise, some shapes and a QR label on the wall."""
+    noise = Image.effect_noise((4000, 3000), 24)
+    shade = Image.linear_gradient("L").resize((4000, 3000))
+    image = Image.merge("RGB", (Image.blend(noise, shade, 0.6), Image.blend(noise, shade, 0.5), shade))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 2300, 4000, 3000], fill=(96, 70, 44))
+    modules = qr.qr_modules(label_url)
+    px = 14
+    left, top = 1500, 900
+    draw.rectangle([left, top, left + len(modules) * px, top + len(modules) * px], fill="white")
+    for r, row in enumerate(modules):
+        for c, dark in enumerate(row):
+            if dark:
+                draw.rectangle([left + c * px, top + r * px, left + (c + 1) * px - 1, top + (r + 1) * px - 1],
+                               fill="black")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="fieldkit-bench-"))
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'bench.db'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PHOTO_DIR": str(folder / "photos"),
+                      "BASE_URL": "https://fieldkit.example.com"})
+    with app.app_context():
+        init_db()
+        tech = accounts.create_user(db.session, f"bench-{uuid.uuid4().hex[:8]}@example.com", "tech", "bench-password")
+        db.session.commit()
+        token = accounts.create_token(db.session, tech.email)
+        site = sites.create_site(db.session, {
+            "name": "Bench office", "client": "Bench Ltd", "template": "office-move",
+            "move_in": (date.today() + timedelta(days=20)).isoformat(), "rooms": ["Open office", "Comms room"],
+            "technicians": [tech.email]}, app.extensions["templates"])
+        db.session.commit()
+        mutations = [{"id": str(uuid.uuid4()), "type": "asset.upsert", "asset_id": str(uuid.uuid4()),
+                      "site_id": site.id, "set": {"kind": "ap", "make": "Ubiquiti", "model": "U6-Pro",
+                                                  "room": ["Open office", "Comms room"][n % 2]}}
+                     for n in range(LABELS)]
+        sync.apply_batch(db.session, tech, {"device_id": "bench", "mutations": mutations})
+        site = db.session.get(Site, site.id)
+        assets = inventory.site_assets(db.session, site)
+        # Made in a child process, so this process's peak memory is the server's alone.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            jpeg = pool.submit(twelve_megapixel_jpeg, qr.label_url(app.config["BASE_URL"], assets[0].tag)).result()
+        print(f"photo: 4000 × 3000 JPEG, {len(jpeg) / 1024 / 1024:.1f} MiB, with one QR label in view")
+
+        client = app.test_client()
+        baseline = peak_rss_mib()
+        posts = []
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            answer = client.post("/api/photos", headers={"Authorization": f"Bearer {token}"},
+                                 content_type="multipart/form-data",
+                                 data={"id": str(uuid.uuid4()), "site_id": str(site.id),
+                                       "file": (io.BytesIO(jpeg), "IMG_0001.JPG")})
+            posts.append(time.perf_counter() - started)
+            assert answer.status_code == 201, answer.get_json()
+            assert answer.get_json().get("asset_id") == assets[0].id, "the label in the photo was not found"
+        after_posts = peak_rss_mib()
+
+        work, scans = [], []
+        tracemalloc.start()
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            processed = photos.process(io.BytesIO(jpeg), scan_qr=False)
+            work.append(time.perf_counter() - started)
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        stored = Image.open(io.BytesIO(processed.data))
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            photos.qr_tags(stored)
+            scans.append(time.perf_counter() - started)
+
+        print(f"POST /api/photos, whole request:   median {statistics.median(posts) * 1000:6.0f} ms"
+              f"   (min {min(posts) * 1000:.0f}, max {max(posts) * 1000:.0f}, {ROUNDS} uploads)")
+        print(f"  decode + orient + strip + store-encode + thumbnail: median {statistics.median(work) * 1000:6.0f} ms")
+        print(f"  QR scan of the stored image:                       median {statistics.median(scans) * 1000:6.0f} ms")
+        print(f"  stored: {processed.width} × {processed.height}, {len(processed.data) / 1024 / 1024:.1f} MiB; "
+              f"thumbnail {len(processed.thumb) / 1024:.0f} KiB")
+        print(f"peak memory: process RSS {after_posts:.0f} MiB (was {baseline:.0f} MiB before the uploads); "
+              f"Python heap peak while processing {traced_peak / 1024 / 1024:.1f} MiB")
+
+        for paper in ("a4", "letter", "62mm"):
+            times = []
+            for _ in range(ROUNDS):
+                qr.qr_modules.cache_clear()
+                started = time.perf_counter()
+                pdf = qr.labels_pdf(assets, qr.PAPERS[paper], app.config["BASE_URL"])
+                times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            qr.labels_pdf(assets, qr.PAPERS[paper], app.config["BASE_URL"])
+            cached = time.perf_counter() - started
+            print(f"labels.pdf, {LABELS} assets on {paper:<6}: median {statistics.median(times) * 1000:5.0f} ms, "
+                  f"{len(pdf) / 1024:.0f} KiB ({cached * 1000:.0f} ms again with the QR codes already made)")
+        started = time.perf_counter()
+        png = qr.labels_png(assets, qr.PAPERS["a4"], app.config["BASE_URL"])
+        print(f"labels.png preview, one A4 sheet:   {(time.perf_counter() - started) * 1000:5.0f} ms, "
+              f"{len(png) / 1024:.0f} KiB")
+        db.session.remove()
+        db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,434 @@
+"""The handover pack: a PDF an office owner can read, rendered from a sign-off snapshot.
+
+The pack shows exactly what the client signed (the latest sign-off's snapshot, whose SHA-256 it prints),
+or, before any sign-off, the site as it stands now, marked as not signed. It uses fpdf2's built-in
+Helvetica, so no font file ships or needs installing; text is reduced to Latin-1 first (dashes and quotes
+become their plain forms, other characters a "?"). The signature image keeps whatever the signer wrote.
+"""
+import io
+import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+from fpdf import FPDF, FontFace
+from fpdf.enums import MethodReturnValue, XPos, YPos
+
+try:  # the photo store is built on another branch; until it lands, thumbnails are skipped
+    from .photos import thumbnail_path as _stored_thumbnail_path
+except ImportError:
+    _stored_thumbnail_path = None
+
+MAX_THUMBNAILS = 240
+THUMBS_PER_ROW = 4
+INK = (20, 33, 43)
+MUTED = (91, 107, 118)
+BRAND = (15, 76, 92)
+LINE = (216, 224, 229)
+HEAD_FILL = (243, 246, 248)
+ZEBRA = (250, 251, 252)
+MAX_CELL_LINES = 40
+VERDICT_COLOURS = {"GO": ((23, 112, 58), (227, 244, 232)), "AT_RISK": ((138, 90, 0), (255, 243, 214)),
+                   "NO_GO": ((179, 38, 30), (253, 231, 229))}
+VERDICT_WORDS = {"GO": "Ready to go live", "AT_RISK": "At risk", "NO_GO": "Not ready to go live"}
+RESULT_WORDS = {"pass": "Pass", "fail": "Failed", "todo": "Not done", "na": "Not applicable"}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_PLAIN = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'",
+                        "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u2022": "-", "\u2265": ">=",
+                        "\u2264": "<=", "\u2192": "->", "\u2713": "v", "\u00a0": " ", "\u20ac": "EUR",
+                        "\u202f": " ", "\u2009": " "})
+
+
+def thumbnail_path(photo_dir: str, sha256: str) -> Path | None:
+    """The stored thumbnail file of the photo with this content hash, or None when there is none.
+
+    The photo store (fieldkit/photos.py) owns its file layout; this is the one place the pack asks it.
+    """
+    if _stored_thumbnail_path is None:
+        return None
+    path = _stored_thumbnail_path(photo_dir, sha256)
+    return Path(path) if path and Path(path).is_file() else None
+
+
+def latin1(text) -> str:
+    """Text the PDF core fonts can show: typographic punctuation made plain, anything else outside
+    Latin-1 replaced by '?'."""
+    text = unicodedata.normalize("NFKC", "" if text is None else str(text)).translate(_PLAIN)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value)
+    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
+
+
+def _day(value: str | date | None) -> str:
+    if not value:
+        return "no date"
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _number(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def measurement_lines(item: dict) -> list[str]:
+    """'Download speed: 612 Mbps (needs at least 500 Mbps) - OK' for every threshold of an item."""
+    lines = []
+    for name, rule in sorted(item.get("thresholds", {}).items()):
+        label = rule.get("label") or name.replace("_", " ").capitalize()
+        unit = f" {rule['unit']}" if rule.get("unit") else ""
+        need = (f"needs at least {_number(rule['min'])}{unit}" if "min" in rule
+                else f"needs at most {_number(rule.get('max'))}{unit}")
+        value = item.get("measurements", {}).get(name)
+        if value is None:
+            lines.append(f"{label}: not measured ({need})")
+            continue
+        ok = (("min" not in rule or value >= rule["min"]) and ("max" not in rule or value <= rule["max"]))
+        lines.append(f"{label}: {_number(value)}{unit} ({need}) - {'OK' if ok else 'NOT MET'}")
+    return lines
+
+
+class Pack(FPDF):
+    def __init__(self, site_name: str):
+        super().__init__(format="A4", unit="mm")
+        self.site_name = site_name
+        self.set_margins(15, 15, 15)
+        self.set_auto_page_break(True, margin=18)
+        self.set_title(latin1(f"Handover pack - {site_name}"))
+        self.set_draw_color(*LINE)
+        self.set_creator("FieldKit")
+        self.alias_nb_pages()
+
+    def footer(self):
+        self.set_y(-12)
+        self.set_font("Helvetica", size=8)
+        self.set_text_color(*MUTED)
+        self.cell(0, 5, latin1(f"Handover pack - {self.site_name}"), align="L")
+        self.set_x(self.l_margin)
+        self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+    def heading(self, text: str, size: float = 16) -> None:
+        if self.get_y() > self.h - 50:
+            self.add_page()
+        self.set_font("Helvetica", "B", size)
+        self.set_text_color(*BRAND)
+        self.multi_cell(0, size * 0.5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(*INK)
+        self.ln(2)
+
+    def para(self, text: str, size: float = 10, style: str = "", colour=INK, height: float | None = None) -> None:
+        self.set_font("Helvetica", style, size)
+        self.set_text_color(*colour)
+        self.multi_cell(0, height or size * 0.5, latin1(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(*INK)
+
+
+    def grid(self, widths: tuple, header: list[str], rows, *, size: float = 8.5, line: float = 4.4,
+             zebra: bool = False) -> None:
+        """A long table drawn fast: each cell is measured once, a page break repeats the header.
+
+        `rows` yields lists of cells, each a text or (text, font style, colour). fpdf2's table() measures
+        every cell twice through its general layout engine, which takes seconds for thousands of rows.
+        """
+        pad_x, pad_y = 1.5, 1.2
+        self.set_font("Helvetica", "B", size)
+        head = [[(latin1(text), "B", INK)] for text in header]
+
+        def lines(cell, width) -> list:
+            text, style, colour = (cell, "", INK) if isinstance(cell, str) else cell
+            self.set_font("Helvetica", style, size)
+            found = []
+            for part in latin1(text).split("\n"):
+                if self.get_string_width(part) <= width - 2 * pad_x:
+                    found.append(part)
+                else:
+                    found += self.multi_cell(width - 2 * pad_x, line, part, dry_run=True,
+                                             output=MethodReturnValue.LINES)
+            if len(found) > MAX_CELL_LINES:
+                found = [*found[:MAX_CELL_LINES - 1], "(more in FieldKit)"]
+            return [(text, style, colour) for text in found or [""]]
+
+        def draw(cells: list[list], fill) -> None:
+            height = max(len(cell) for cell in cells) * line + 2 * pad_y
+            top, x = self.get_y(), self.l_margin
+            if fill:
+                self.set_fill_color(*fill)
+                self.rect(x, top, sum(widths), height, style="F")
+            for width, cell in zip(widths, cells, strict=True):
+                for n, (text, style, colour) in enumerate(cell):
+                    self.set_font("Helvetica", style, size)
+                    self.set_text_color(*colour)
+                    self.text(x + pad_x, top + pad_y + n * line + line * 0.72, text)  # baseline of the line
+                x += width
+            self.line(self.l_margin, top + height, self.l_margin + sum(widths), top + height)
+            self.set_xy(self.l_margin, top + height)
+
+        draw(head, HEAD_FILL)
+        for number, row in enumerate(rows):
+            cells = [lines(cell, width) for cell, width in zip(row, widths, strict=True)]
+            if self.get_y() + max(len(c) for c in cells) * line + 2 * pad_y > self.page_break_trigger:
+                self.add_page()
+                draw(head, HEAD_FILL)
+            draw(cells, ZEBRA if zebra and number % 2 else None)
+        self.set_text_color(*INK)
+
+
+def render(snapshot: dict, out, *, sha256: str | None = None, signature_png: bytes | None = None,
+           thumbnail: Callable[[str], Path | None] = lambda sha: None, verify_url: str = "",
+           changed_after_signoff: bool = False, generated: datetime | None = None) -> None:
+    """Write the handover pack of `snapshot` (signoff.build_snapshot's shape) as a PDF into `out`."""
+    site = snapshot["site"]
+    pdf = Pack(site["name"])
+    _cover(pdf, snapshot, sha256, changed_after_signoff, generated or datetime.now())
+    _exceptions(pdf, snapshot)
+    _inventory(pdf, snapshot)
+    _checklist(pdf, snapshot)
+    _evidence(pdf, snapshot, thumbnail)
+    _signature(pdf, snapshot, sha256, signature_png, verify_url)
+    pdf.output(out)
+
+
+def _cover(pdf: Pack, snapshot: dict, sha256: str | None, changed: bool, generated: datetime) -> None:
+    site, verdict = snapshot["site"], snapshot["verdict"]
+    pdf.add_page()
+    pdf.set_fill_color(*BRAND)
+    pdf.rect(0, 0, pdf.w, 8, style="F")
+    pdf.ln(12)
+    pdf.para("HANDOVER PACK", 11, "B", MUTED)
+    pdf.ln(2)
+    pdf.para(site["name"], 24, "B", INK, height=11)
+    pdf.para(site["client"], 14, "", MUTED, height=8)
+    if site.get("address"):
+        pdf.para(site["address"], 11, "", MUTED)
+    pdf.ln(8)
+
+    text, fill = VERDICT_COLOURS.get(verdict["status"], (INK, LINE))
+    pdf.set_font("Helvetica", "B", 14)
+    word = latin1(VERDICT_WORDS.get(verdict["status"], verdict["status"]))
+    pdf.set_fill_color(*fill)
+    pdf.set_text_color(*text)
+    pdf.cell(pdf.get_string_width(word) + 12, 11, word, align="C", fill=True)
+    pdf.set_fill_color(255, 255, 255)
+    pdf.set_text_color(*INK)
+    pdf.set_font("Helvetica", "", 12)
+    pdf.cell(0, 11, f"   Readiness score {verdict['score']} out of 100", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(5)
+
+    signed = snapshot.get("signed_by")
+    facts = [("Move-in date", _day(site["move_in"])),
+             ("Signed off", f"{_when(snapshot['signed_at'])} by {signed['name']}" if signed else "Not signed off yet"),
+             ("Pack made", f"{generated.day} {_MONTHS[generated.month - 1]} {generated.year}"),
+             ("Checklist", ", ".join(f"{c['title']} (version {c['version']})" for c in site["checklists"])),
+             ("Rooms", ", ".join(site["rooms"]))]
+    if sha256:
+        facts.append(("Fingerprint (SHA-256)", sha256))
+    _pairs(pdf, facts)
+    if changed:
+        pdf.set_fill_color(*VERDICT_COLOURS["NO_GO"][1])
+        pdf.set_text_color(*VERDICT_COLOURS["NO_GO"][0])
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.multi_cell(0, 6, latin1("The site changed after this sign-off. This pack shows the site as it was "
+                                    "signed; ask for a new sign-off to include the later changes."),
+                       fill=True, padding=3, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_fill_color(255, 255, 255)
+        pdf.set_text_color(*INK)
+        pdf.ln(4)
+    pdf.heading("In this pack", 13)
+    counts = (len(snapshot["accepted_exceptions"]), len(snapshot["assets"]), len(snapshot["items"]),
+              len(snapshot["photos"]))
+    for line in (f"1. Open items accepted at handover ({counts[0]})",
+                 f"2. Equipment installed, room by room ({counts[1]} devices)",
+                 f"3. Checklist results by area ({counts[2]} checks)",
+                 f"4. Photo evidence ({counts[3]} photos)",
+                 "5. Sign-off: signature, name, time and fingerprint"):
+        pdf.para(line, 11, height=6.5)
+    pdf.ln(6)
+    pdf.heading("Where the project stands", 13)
+    pdf.para(verdict["summary"], 11, height=6)
+
+
+def _pairs(pdf: Pack, rows: list[tuple[str, str]]) -> None:
+    """Label and value rows; hashes are set in a fixed-width font so they can be compared by eye."""
+    pdf.set_font("Helvetica", size=10)
+    with pdf.table(col_widths=(45, 135), first_row_as_headings=False, borders_layout="HORIZONTAL_LINES",
+                   text_align="LEFT", line_height=6, padding=(1.5, 2)) as table:
+        for label, value in rows:
+            row = table.row()
+            row.cell(latin1(label), style=FontFace(emphasis="B", color=MUTED))
+            mono = label.startswith(("Fingerprint", "Replaces"))
+            row.cell(latin1(value), style=FontFace(family="Courier", size_pt=9) if mono else None)
+    pdf.ln(6)
+
+
+def _exceptions(pdf: Pack, snapshot: dict) -> None:
+    pdf.add_page()
+    pdf.heading("1. Open items accepted at handover")
+    accepted = snapshot["accepted_exceptions"]
+    signed = snapshot.get("signed_by")
+    if not accepted:
+        pdf.para("None. Every applicable check was complete when the site was signed off." if signed
+                 else "Nothing has been accepted yet: the site is not signed off.", 11, height=6)
+        return
+    pdf.para(f"{signed['name'] if signed else 'The client'} accepted these items as not finished at handover. "
+             "Each still needs follow-up.", 10, "", MUTED, height=5.5)
+    pdf.ln(3)
+    blocker = VERDICT_COLOURS["NO_GO"][0]
+    pdf.grid((60, 22, 98), ["Item", "Importance", "What is still open"], (
+        [((f"{exc['title']} ({exc['room']})" if exc.get("room") else exc["title"]), "B", INK),
+         (exc["severity"].capitalize(), "", blocker if exc["severity"] == "blocker" else INK),
+         _first_upper("; ".join(exc.get("problems") or ["not finished"]))]
+        for exc in accepted), size=9, line=4.8)
+
+def _inventory(pdf: Pack, snapshot: dict) -> None:
+    pdf.add_page()
+    pdf.heading("2. Equipment installed, room by room")
+    assets = snapshot["assets"]
+    if not assets:
+        pdf.para("No equipment has been recorded for this site.", 11, height=6)
+        return
+    pdf.para("Every device carries a QR label with its tag. Serial numbers and network (MAC) addresses are "
+             "what your IT provider and the manufacturers ask for under warranty.", 10, "", MUTED, height=5.5)
+    rooms: dict[str, list[dict]] = {}
+    for asset in assets:
+        rooms.setdefault(asset.get("room") or "No room recorded", []).append(asset)
+    order = [r for r in snapshot["site"]["rooms"] if r in rooms] + sorted(set(rooms) - set(snapshot["site"]["rooms"]))
+    for room in order:
+        pdf.ln(3)
+        pdf.heading(f"{room} ({len(rooms[room])} device{'' if len(rooms[room]) == 1 else 's'})", 12)
+        pdf.grid((20, 24, 46, 36, 34, 20), ["Tag", "Kind", "Make and model", "Serial", "MAC address", "Status"], (
+            [asset["tag"], asset["kind"],
+             " ".join(part for part in (asset.get("make"), asset.get("model")) if part) or "-",
+             asset.get("serial") or "-", asset.get("mac") or "-", asset.get("status", "").capitalize()]
+            for asset in sorted(rooms[room], key=lambda a: (a["kind"], a["tag"]))), zebra=True)
+
+def _result(item: dict) -> tuple[str, tuple]:
+    if item.get("disputed"):
+        return "Disputed", (106, 63, 181)
+    if item["status"] == "na":
+        return "Not applicable", MUTED
+    if item.get("ready"):
+        return "Done", VERDICT_COLOURS["GO"][0]
+    if item.get("failed"):
+        return "Failed", VERDICT_COLOURS["NO_GO"][0]
+    return ("Not complete" if item["status"] == "pass" else RESULT_WORDS[item["status"]]), VERDICT_COLOURS["AT_RISK"][0]
+
+
+def _checklist(pdf: Pack, snapshot: dict) -> None:
+    pdf.add_page()
+    pdf.heading("3. Checklist results by area")
+    pdf.para("Each check as the technicians recorded it, with the readings taken on site against what was "
+             "required.", 10, "", MUTED, height=5.5)
+    categories: dict[str, list[dict]] = {}
+    for item in snapshot["items"]:
+        categories.setdefault(item["category"], []).append(item)
+    summary = snapshot["verdict"].get("categories", {})
+    for category, items in categories.items():
+        counts = summary.get(category, {})
+        pdf.ln(3)
+        pdf.heading(f"{category}: {counts.get('ready', 0)} of {counts.get('applicable', len(items))} done", 12)
+        pdf.grid((70, 22, 88), ["Check", "Result", "Details"], (_checklist_row(item) for item in items))
+
+
+def _checklist_row(item: dict) -> list:
+    word, colour = _result(item)
+    details = measurement_lines(item)
+    if item.get("note"):
+        details.append(f"Note: {item['note']}")
+    if not item.get("ready") and item["status"] != "na" and item.get("problems"):
+        details.append("Open: " + "; ".join(item["problems"]))
+    if item.get("photos"):
+        details.append(f"{len(item['photos'])} photo{'' if len(item['photos']) == 1 else 's'}")
+    title = f"{item['title']} ({item['room']})" if item.get("room") else item["title"]
+    return [title + (" [critical]" if item["severity"] == "blocker" else ""), (word, "B", colour),
+            "\n".join(details) or "-"]
+
+def _evidence(pdf: Pack, snapshot: dict, thumbnail: Callable[[str], Path | None]) -> None:
+    pdf.add_page()
+    pdf.heading("4. Photo evidence")
+    photos = snapshot["photos"]
+    titles = {item["id"]: (f"{item['title']} ({item['room']})" if item.get("room") else item["title"])
+              for item in snapshot["items"]}
+    tags = {asset["id"]: f"{asset['tag']} {asset['kind']}" for asset in snapshot["assets"]}
+    shown, missing = 0, 0
+    gap, size = 4.0, (pdf.epw - 4.0 * (THUMBS_PER_ROW - 1)) / THUMBS_PER_ROW
+    box = size * 0.75  # photos are mostly 4:3; a taller one is fitted inside the box
+    for photo in photos:
+        if shown >= MAX_THUMBNAILS:
+            break
+        path = thumbnail(photo["sha256"])
+        if path is None:
+            missing += 1
+            continue
+        column = shown % THUMBS_PER_ROW
+        if column == 0:
+            if shown:
+                pdf.set_y(pdf.get_y() + box + 12)
+            if pdf.get_y() + box + 12 > pdf.h - pdf.b_margin:
+                pdf.add_page()
+        x, y = pdf.l_margin + column * (size + gap), pdf.get_y()
+        try:
+            pdf.image(str(path), x=x, y=y, w=size, h=box, keep_aspect_ratio=True)
+        except (OSError, ValueError, SyntaxError):  # a damaged file must not stop the pack
+            missing += 1
+            continue
+        caption = titles.get(photo.get("item_id")) or tags.get(photo.get("asset_id")) or "Site photo"
+        pdf.set_xy(x, y + box + 1)
+        pdf.set_font("Helvetica", size=7)
+        pdf.set_text_color(*MUTED)
+        pdf.multi_cell(size, 3.2, latin1(caption[:90]), align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.set_text_color(*INK)
+        pdf.set_xy(pdf.l_margin, y)
+        shown += 1
+    if shown:
+        pdf.set_y(pdf.get_y() + box + 14)
+    notes = []
+    if not photos:
+        notes.append("No photos were taken for this site.")
+    if missing:
+        notes.append(f"{missing} photo{' is' if missing == 1 else 's are'} not available in this copy of the pack.")
+    if len(photos) - shown - missing > 0:
+        notes.append(f"The first {shown} photos are shown here; all {len(photos)} are kept in FieldKit.")
+    for note in notes:
+        pdf.para(note, 10, "", MUTED, height=5.5)
+
+
+def _signature(pdf: Pack, snapshot: dict, sha256: str | None, signature_png: bytes | None, verify_url: str) -> None:
+    pdf.add_page()
+    pdf.heading("5. Sign-off")
+    signed = snapshot.get("signed_by")
+    if not signed:
+        pdf.para("This site has not been signed off yet. This pack shows the site as it stood when the pack "
+                 "was made.", 11, height=6)
+        return
+    count = len(snapshot["accepted_exceptions"])
+    pdf.para(f"{signed['name']} signed off {snapshot['site']['name']} for {snapshot['site']['client']}, "
+             f"accepting the site as described in this pack"
+             + (f", including the {count} open item{'' if count == 1 else 's'} in section 1." if count else "."),
+             11, height=6)
+    pdf.ln(6)
+    top = pdf.get_y()
+    pdf.set_draw_color(*LINE)
+    pdf.rect(pdf.l_margin, top, 100, 45)
+    if signature_png:
+        pdf.image(io.BytesIO(signature_png), x=pdf.l_margin + 2, y=top + 2, w=96, h=41, keep_aspect_ratio=True)
+    pdf.set_y(top + 48)
+    rows = [("Signed by", signed["name"]), ("Account", signed["email"]), ("Signed at", _when(snapshot["signed_at"])),
+            ("Sign-off version", str(snapshot.get("version") or 1))]
+    if snapshot.get("previous_sha256"):
+        rows.append(("Replaces the sign-off", snapshot["previous_sha256"]))
+    rows.append(("Fingerprint (SHA-256)", sha256 or ""))
+    _pairs(pdf, rows)
+    pdf.para("How to check this pack: the fingerprint is the SHA-256 of the record FieldKit stored at the "
+             "moment of signing. FieldKit recomputes it on request; if anything in the record had changed, "
+             "the fingerprints would no longer match."
+             + (f" Check it at {verify_url}" if verify_url else ""), 9, "", MUTED, height=5)

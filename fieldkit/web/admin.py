@@ -1,0 +1,61 @@
+"""Admin pages: people, their roles and clients, and the checklist templates in use."""
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from .. import access, accounts
+from ..db import db
+from ..errors import FieldKitError
+from ..models import ROLES, Checklist, Client, User
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@login_required
+def admins_only():
+    access.require_role(current_user, ("admin",))
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    name = StringField("Name", validators=[Length(max=200)])
+    role = SelectField("Role", choices={role: role for role in ROLES})
+    client = StringField("Client (for client users)", validators=[Optional(), Length(max=200)])
+    password = PasswordField("Password (at least 8 characters)", validators=[DataRequired(), Length(min=8, max=200)])
+
+
+@bp.route("/", methods=["GET", "POST"])
+def people():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(db.session, form.email.data, form.role.data, form.password.data,
+                                        form.client.data or None, form.name.data or "")
+        except FieldKitError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{user.email} can now sign in as {user.role}.", "ok")
+            return redirect(url_for("admin.people"))
+    users = db.session.execute(select(User).order_by(User.role, User.email)).scalars().all()
+    clients = db.session.execute(select(Client).order_by(Client.name)).scalars().all()
+    in_use = dict(db.session.execute(select(Checklist.template_key, func.count()).group_by(Checklist.template_key)).all())
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin.html", form=form, users=users, clients=clients,
+                           templates=current_app.extensions["templates"].values(), in_use=in_use), status
+
+
+@bp.post("/users/<int:user_id>/active")
+def toggle_active(user_id: int):
+    form = FlaskForm()
+    user = db.get_or_404(User, user_id)
+    if form.validate_on_submit() and user.id != current_user.id:
+        user.active = not user.active
+        db.session.commit()
+        flash(f"{user.email} {'can sign in again' if user.active else 'can no longer sign in'}.", "ok")
+    return redirect(url_for("admin.people"))

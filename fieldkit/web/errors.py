@@ -1,0 +1,43 @@
+"""One JSON error shape for the API, friendly HTML pages for people; a 5xx is always a bug."""
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..db import db
+from ..errors import FieldKitError
+
+CODES = {400: "bad_request", 401: "login_required", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, code: str, message: str):
+    db.session.rollback()
+    if wants_json():
+        return jsonify({"error": {"code": code, "message": message}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(FieldKitError)
+    def domain_error(exc: FieldKitError):
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return error_response(400, "csrf", "The form or request is missing its security token; reload and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        messages = {404: "There is nothing here.", 405: "That method is not allowed here.",
+                    413: "The upload is larger than the 25 MiB limit."}
+        message = messages.get(exc.code) or exc.description or exc.name
+        return error_response(exc.code or 400, CODES.get(exc.code, "bad_request"), message)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("Unhandled error")
+        return error_response(500, "internal", "Something went wrong on our side; the error was logged.")

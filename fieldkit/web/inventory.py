@@ -1,0 +1,284 @@
+"""Inventory, labels and photo evidence over HTTP: thin views over inventory.py, qr.py and photos.py."""
+import uuid
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms.validators import Length as MaxLength
+from wtforms.validators import NumberRange, Optional
+
+from .. import access, inventory, photos, qr
+from ..checklists import ASSET_KINDS
+from ..db import db
+from ..errors import FieldKitError, NotFound, ValidationError
+from ..models import ASSET_STATUSES, Asset, Item, Photo, Site
+from ..payloads import asset_json, photo_json
+from ..sites import refresh
+from . import api
+from .extensions import csrf
+
+api_bp = Blueprint("inventory_api", __name__, url_prefix="/api")
+api_bp.before_request(api.authenticate_and_guard)
+csrf.exempt(api_bp)
+bp = Blueprint("inventory", __name__)
+ONE_YEAR = 365 * 24 * 3600
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every page needs a signed-in user; anonymous visitors go to the login form."""
+
+
+# --------------------------------------------------------------------------- JSON API
+
+
+@api_bp.get("/assets/<path:typed>")
+def asset_by_tag(typed: str):
+    asset = inventory.find_by_tag(db.session, current_user, typed)
+    site = db.session.get(Site, asset.site_id)
+    shots = db.session.execute(select(Photo).where(Photo.asset_id == asset.id).order_by(Photo.created_at)).scalars()
+    return {**asset_json(asset), "site_name": site.name,
+            "label_url": qr.label_url(current_app.config["BASE_URL"], asset.tag),
+            "photos": [photo_json(p) for p in shots]}
+
+
+@api_bp.get("/sites/<int:site_id>/assets")
+def site_assets(site_id: int):
+    site = access.site_for(db.session, current_user, site_id)
+    return [asset_json(a) for a in inventory.site_assets(db.session, site)]
+
+
+@api_bp.get("/sites/<int:site_id>/assets.csv")
+def export_assets(site_id: int):
+    site = access.site_for(db.session, current_user, site_id)
+    text = inventory.export_csv(db.session, site, current_app.config["BASE_URL"])
+    return Response(text, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="inventory-site-{site.id}.csv"',
+        "X-Content-Type-Options": "nosniff"})
+
+
+@api_bp.post("/sites/<int:site_id>/assets.csv")
+def import_assets(site_id: int):
+    """A delivery list as the body (text/csv) or as the multipart field 'file'; answers the per-row report."""
+    site = access.site_for(db.session, current_user, site_id)
+    access.require_role(current_user, access.MANAGER_ROLES)
+    upload = request.files.get("file")
+    raw = upload.read(inventory.MAX_CSV_BYTES + 1) if upload else request.stream.read(inventory.MAX_CSV_BYTES + 1)
+    report = inventory.import_csv(db.session, current_user, site, raw)
+    db.session.commit()
+    return report.as_json()
+
+
+@api_bp.post("/photos")
+def upload_photo():
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError("Send the photo as the multipart field 'file'.", "missing_file")
+    fields = photos.parse_fields(request.form.to_dict())
+    answer, status = photos.save_photo(db.session, current_user, current_app.config["PHOTO_DIR"], fields,
+                                       upload.stream)
+    return answer, status
+
+
+@api_bp.get("/photos/<photo_id>")
+def photo_file(photo_id: str):
+    return _send_photo(photo_id, thumb=False)
+
+
+@api_bp.get("/photos/<photo_id>/thumb")
+def photo_thumb(photo_id: str):
+    return _send_photo(photo_id, thumb=True)
+
+
+def _send_photo(photo_id: str, thumb: bool):
+    path, content_type, photo = photos.stored_file(db.session, current_user, current_app.config["PHOTO_DIR"],
+                                                   photo_id, thumb)
+    # A photo id always names the same bytes, so browsers and the field app may keep it for good.
+    response = send_file(path, mimetype=content_type, conditional=True, max_age=ONE_YEAR,
+                         etag=photo.sha256 + ("-thumb" if thumb else ""))
+    response.cache_control.public = False
+    response.cache_control.private = True
+    response.cache_control.immutable = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --------------------------------------------------------------------------- labels
+
+
+@bp.get("/sites/<int:site_id>/labels.pdf")
+def labels_pdf(site_id: int):
+    site, paper, chosen, skip = _label_request(site_id)
+    data = qr.labels_pdf(chosen, paper, current_app.config["BASE_URL"], skip)
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="labels-site-{site.id}-{paper.key}.pdf"'})
+
+
+@bp.get("/sites/<int:site_id>/labels.png")
+def labels_png(site_id: int):
+    _, paper, chosen, skip = _label_request(site_id)
+    page = request.args.get("page", "1")
+    if not page.isdigit():
+        raise ValidationError("'page' must be a page number.", "bad_page")
+    data = qr.labels_png(chosen, paper, current_app.config["BASE_URL"], skip, int(page))
+    return Response(data, mimetype="image/png")
+
+
+def _label_request(site_id: int) -> tuple[Site, qr.Paper, list[Asset], int]:
+    """paper=a4|letter|62mm, assets=<id>[,<id>…] (repeatable; all assets when absent), skip=<n>."""
+    site = access.field_site_for(db.session, current_user, site_id)
+    paper = qr.paper_for(request.args.get("paper"))
+    ids = {part.strip() for value in request.args.getlist("assets") for part in value.split(",") if part.strip()}
+    chosen = inventory.site_assets(db.session, site, list(ids) if ids else None)
+    if ids and len(chosen) != len(ids):
+        raise ValidationError("Some of the chosen assets are not on this site.", "bad_assets")
+    skip = request.args.get("skip", "0") or "0"
+    if not skip.isdigit():
+        raise ValidationError("'skip' must be the number of labels already used on the first sheet.", "bad_skip")
+    return site, paper, chosen, int(skip)
+
+
+# --------------------------------------------------------------------------- site page sections
+
+
+class AssetForm(FlaskForm):
+    kind = SelectField("Kind", choices=[SelectChoice(k, inventory.kind_name(k)) for k in ASSET_KINDS])
+    status = SelectField("Status", choices=[SelectChoice(s, s.capitalize()) for s in ASSET_STATUSES])
+    room = SelectField("Room")
+    make = StringField("Make", validators=[MaxLength(max=120)])
+    model = StringField("Model", validators=[MaxLength(max=120)])
+    serial = StringField("Serial number", validators=[MaxLength(max=120)])
+    mac = StringField("MAC address", validators=[MaxLength(max=40)])
+    tag = StringField("Tag", validators=[MaxLength(max=40)])
+    item_id = SelectField("Counts towards checklist item", validate_choice=False)  # checked by inventory.py
+
+
+class ImportForm(FlaskForm):
+    file = FileField("Delivery list (CSV)", validators=[FileRequired("Choose a CSV file.")])
+
+
+class LabelsForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that only reads
+
+    paper = SelectField("Label stock", choices=[SelectChoice(p.key, p.title) for p in qr.PAPERS.values()])
+    skip = IntegerField("Labels already used on the first sheet", default=0,
+                        validators=[Optional(), NumberRange(min=0, max=29)])
+    assets = SelectMultipleField("Assets")
+
+
+def _asset_form(site: Site, items: list[Item], asset: Asset | None = None) -> AssetForm:
+    form = AssetForm(obj=asset) if asset is not None and request.method == "GET" else AssetForm()
+    form.room.choices = [SelectChoice("", "No room yet"), *(SelectChoice(room) for room in site.rooms)]
+    form.item_id.choices = [SelectChoice("", "None")] + [
+        SelectChoice(str(item.id), f"{item.title}{f' ({item.room})' if item.room else ''}")
+        for item in items if item.asset_kind]
+    if asset is not None and request.method == "GET":
+        form.item_id.data = str(asset.item_id or "")
+    return form
+
+
+def site_sections(site: Site, items: list[Item], photo_counts) -> dict:
+    """What templates/site/_inventory.html needs, for the site page view."""
+    assets = inventory.site_assets(db.session, site)
+    installed = sum(1 for a in assets if a.status in ("installed", "verified"))
+    return {
+        "inventory": inventory.by_room(site, assets),
+        "asset_total": len(assets),
+        "asset_installed": installed,
+        "lacking": photos.lacking_evidence(items, photo_counts),
+        "asset_form": _asset_form(site, items) if current_user.role in access.MANAGER_ROLES else None,
+        "import_form": ImportForm() if current_user.role in access.MANAGER_ROLES else None,
+        "labels_form": _labels_form(assets) if current_user.role in access.FIELD_ROLES else None,
+        "kind_name": inventory.kind_name,
+    }
+
+
+def _labels_form(assets: list[Asset]) -> LabelsForm:
+    form = LabelsForm(formdata=None)
+    form.assets.choices = [SelectChoice(a.id, f"{a.tag} · {inventory.kind_name(a.kind)} · {a.room or 'no room'}")
+                           for a in assets]
+    return form
+
+
+FIELD_OF_ERROR = {"bad_mac": "mac", "bad_room": "room", "bad_tag": "tag", "bad_check_char": "tag",
+                  "tag_taken": "tag", "bad_kind": "kind", "bad_status": "status", "bad_item_id": "item_id"}
+
+
+@bp.route("/sites/<int:site_id>/assets/new", methods=["GET", "POST"])
+def new_asset(site_id: int):
+    return _edit_asset(site_id, None)
+
+
+@bp.route("/sites/<int:site_id>/assets/<asset_id>/edit", methods=["GET", "POST"])
+def edit_asset(site_id: int, asset_id: str):
+    return _edit_asset(site_id, asset_id)
+
+
+def _edit_asset(site_id: int, asset_id: str | None):
+    site = access.site_for(db.session, current_user, site_id)
+    access.require_role(current_user, access.MANAGER_ROLES)
+    asset = None
+    if asset_id is not None:
+        asset = db.session.get(Asset, asset_id)
+        if asset is None or asset.site_id != site.id:
+            raise NotFound("There is no such asset on this site.")
+    items = db.session.execute(select(Item).where(Item.site_id == site.id).order_by(Item.position)).scalars().all()
+    form = _asset_form(site, items, asset)
+    if form.validate_on_submit():
+        changes = {name: getattr(form, name).data or "" for name in
+                   ("kind", "status", "room", "make", "model", "serial", "mac")}
+        if form.tag.data and form.tag.data.strip():
+            changes["tag"] = form.tag.data
+        changes["item_id"] = int(form.item_id.data) if (form.item_id.data or "").isdigit() else None
+        try:
+            saved, _ = inventory.upsert_asset(db.session, current_user, site, asset.id if asset else str(uuid.uuid4()),
+                                              changes)
+            refresh(db.session, [site])
+            db.session.commit()
+        except FieldKitError as exc:
+            db.session.rollback()
+            field = FIELD_OF_ERROR.get(exc.code)
+            if field:
+                getattr(form, field).errors = [exc.message]
+            else:
+                flash(exc.message, "error")
+        else:
+            flash(f"{'Saved' if asset else 'Added'} {inventory.kind_name(saved.kind).lower()} {saved.tag}.", "ok")
+            return redirect(url_for("pages.site", site_id=site.id) + "#inventory")
+    status = 400 if request.method == "POST" else 200
+    return render_template("site/asset_form.html", site=site, form=form, asset=asset), status
+
+
+@bp.post("/sites/<int:site_id>/assets/import")
+def import_page(site_id: int):
+    site = access.site_for(db.session, current_user, site_id)
+    access.require_role(current_user, access.MANAGER_ROLES)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        flash(" ".join(form.file.errors) or "Choose a CSV file.", "error")
+        return redirect(url_for("pages.site", site_id=site.id) + "#inventory")
+    raw = form.file.data.read(inventory.MAX_CSV_BYTES + 1)
+    try:
+        report = inventory.import_csv(db.session, current_user, site, raw)
+        db.session.commit()
+    except FieldKitError as exc:
+        db.session.rollback()
+        return render_template("site/import_report.html", site=site, report=None, error=exc.message,
+                               filename=form.file.data.filename, form=ImportForm()), 400
+    return render_template("site/import_report.html", site=site, report=report, error=None,
+                           filename=form.file.data.filename, form=ImportForm())

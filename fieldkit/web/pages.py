@@ -1,0 +1,164 @@
+"""Server-rendered pages for project managers, admins and clients."""
+import uuid
+from datetime import date, datetime
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from .. import access, sites, sync
+from ..db import db
+from ..errors import FieldKitError
+from ..models import Item, ItemEvent, User
+from .inventory import site_sections
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.app_template_filter("day")
+def day_filter(value) -> str:
+    """'2026-12-02' or a date -> 'Wed 2 Dec' (the year only when it is not this year)."""
+    value = date.fromisoformat(value) if isinstance(value, str) else value
+    text = f"{value:%a} {value.day} {value:%b}"
+    return text if value.year == date.today().year else f"{text} {value.year}"
+
+
+@bp.app_template_filter("moment")
+def moment_filter(value) -> str:
+    """An ISO timestamp -> '23 Nov 13:55' (UTC)."""
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{value.day} {value:%b %H:%M}"
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every page needs a signed-in user; anonymous visitors go to the login form."""
+
+
+@bp.get("/")
+def home():
+    from .auth import home_for
+
+    return redirect(home_for(current_user))
+
+
+@bp.get("/board")
+def board():
+    access.require_role(current_user, access.MANAGER_ROLES)
+    return render_template("board.html", entries=sites.board(db.session), today=date.today())
+
+
+@bp.get("/sites")
+def sites_list():
+    rows = sites.load_for_board(db.session, access.visible_sites(current_user))
+    sites.refresh_if_stale(db.session, rows)
+    return render_template("sites.html", sites=rows, today=date.today())
+
+
+class SiteForm(FlaskForm):
+    name = StringField("Site name", validators=[DataRequired(), Length(max=200)])
+    client = StringField("Client", validators=[DataRequired(), Length(max=200)])
+    address = TextAreaField("Address", validators=[Length(max=500)])
+    move_in = DateField("Move-in date", validators=[InputRequired(message="Enter the move-in date.")])
+    template = SelectField("Checklist")
+    rooms = TextAreaField("Rooms, one per line", validators=[Length(max=4000)])
+    technicians = SelectMultipleField("Technicians", coerce=str)
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+def new_site():
+    access.require_role(current_user, access.MANAGER_ROLES)
+    templates = current_app.extensions["templates"]
+    form = SiteForm()
+    form.template.choices = {t.key: t.title for t in templates.values()}
+    if not form.is_submitted():
+        form.template.data = "office-move" if "office-move" in templates else next(iter(templates))
+    techs = db.session.execute(select(User).where(User.role == "tech").order_by(User.email)).scalars().all()
+    form.technicians.choices = {t.email: f"{t.display_name} · {t.email}" for t in techs}
+    if form.validate_on_submit():
+        data = {"name": form.name.data, "client": form.client.data, "address": form.address.data or "",
+                "move_in": form.move_in.data.isoformat(), "template": form.template.data,
+                "rooms": (form.rooms.data or "").splitlines(), "technicians": form.technicians.data}
+        try:
+            site = sites.create_site(db.session, data, templates)
+        except FieldKitError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{site.name} is set up with {len(site.checklists[0].template['items'])} checklist lines.", "ok")
+            return redirect(url_for("pages.site", site_id=site.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("site_new.html", form=form), status
+
+
+@bp.get("/sites/<int:site_id>")
+def site(site_id: int):
+    row = access.site_for(db.session, current_user, site_id)
+    sites.refresh_if_stale(db.session, [row])
+    items = db.session.execute(select(Item).where(Item.site_id == row.id).order_by(Item.position)).scalars().all()
+    photos, assets = sites.item_counts(db.session, [row.id])
+    states = {item.id: _item_state(row, item, photos, assets) for item in items}
+    disputes = [item for item in items if item.disputed]
+    history = {}
+    if disputes and current_user.role in access.MANAGER_ROLES:
+        for event in db.session.execute(select(ItemEvent).where(ItemEvent.item_id.in_([i.id for i in disputes]))
+                                        .order_by(ItemEvent.id)).scalars():
+            history.setdefault(event.item_id, []).append(event)
+    categories: dict[str, list] = {}
+    for item in items:
+        categories.setdefault(item.category, []).append(item)
+    schedule = sorted((i for i in items if i.due and i.status in ("todo", "fail")),
+                      key=lambda i: (i.due, i.severity != "blocker", i.position))
+    return render_template("site.html", site=row, readiness=row.readiness, categories=categories,
+                           states=states, disputes=disputes, history=history, schedule=schedule,
+                           today=date.today(), **site_sections(row, items, photos))
+
+
+def _item_state(site, item, photos, assets) -> dict:
+    return {"photos": photos.get(item.id, 0),
+            "assets": assets.get((site.id, item.asset_kind, item.room), 0) if item.asset_kind else None}
+
+
+class DueForm(FlaskForm):
+    due = DateField("New date", validators=[InputRequired(message="Choose a date.")])
+    rev = IntegerField(validators=[InputRequired()])
+
+
+@bp.post("/sites/<int:site_id>/items/<int:item_id>/due")
+def reschedule(site_id: int, item_id: int):
+    """A PM records a vendor's booked date; it goes through sync like any change, so history keeps it."""
+    access.require_role(current_user, access.MANAGER_ROLES)
+    access.site_for(db.session, current_user, site_id)
+    form = DueForm()
+    if not form.validate_on_submit():
+        flash("Choose a valid date.", "error")
+    else:
+        ack = sync.apply_batch(db.session, current_user, {"device_id": "web", "mutations": [{
+            "id": str(uuid.uuid4()), "type": "item.update", "item_id": item_id, "base_rev": form.rev.data,
+            "set": {"due": form.due.data.isoformat()}}]})["acks"][0]
+        if ack["status"] == "rejected":
+            flash(ack["error"]["message"], "error")
+        else:
+            flash(f"Date moved to {form.due.data:%-d %b}. Readiness is updated.", "ok")
+    return redirect(url_for("pages.site", site_id=site_id) + "#schedule")
+
+
+class ResolveForm(FlaskForm):
+    status = SelectField("Decision", choices={"pass": "Pass", "fail": "Fail", "todo": "To do", "na": "Not applicable"})
+    note = TextAreaField("Note", validators=[Length(max=5000)])
+
+
+@bp.post("/sites/<int:site_id>/items/<int:item_id>/resolve")
+def resolve(site_id: int, item_id: int):
+    form = ResolveForm()
+    if not form.validate_on_submit():
+        flash("Choose a decision.", "error")
+    else:
+        item = sync.resolve_dispute(db.session, current_user, item_id, form.status.data, form.note.data or None)
+        flash(f"Dispute on “{item.title}” resolved as {item.status}.", "ok")
+    return redirect(url_for("pages.site", site_id=site_id) + "#disputes")

@@ -1,0 +1,222 @@
+"""Sign-off, the handover pack and notifications: parse, authorise, call the domain, answer."""
+import io
+import re
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import StringField
+from wtforms.validators import Length
+
+from .. import access, handover, notify, signoff, sites
+from ..db import db
+from ..errors import FieldKitError
+from ..models import Asset, Item, ItemEvent, Photo, Site, utcnow
+from .api import authenticate_and_guard, body
+from .extensions import csrf
+
+bp = Blueprint("signoff", __name__)
+CHUNK = 256 * 1024
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and the webhook worker (started on the first request, see notify.Worker)."""
+    app.register_blueprint(bp)
+    app.config.setdefault("WEBHOOK_WORKER", not app.testing)
+    app.config.setdefault("WEBHOOK_POLL", 5.0)
+    app.extensions["webhook_worker"] = notify.Worker(lambda: deliver_round(app), app.config["WEBHOOK_POLL"])
+
+
+def deliver_round(app: Flask) -> int:
+    """One round of webhook sending, in its own app context and session (the worker thread calls this)."""
+    with app.app_context():
+        try:
+            return notify.deliver_due(db.session, utcnow(), secret=_secret(app), base_url=app.config["BASE_URL"],
+                                      timeout=app.config["WEBHOOK_TIMEOUT"])
+        finally:
+            db.session.remove()
+
+
+def _secret(app: Flask) -> bytes:
+    return notify.signing_secret(app.config.get("WEBHOOK_SECRET"), app.config["SECRET_KEY"])
+
+
+@bp.before_app_request
+def start_webhook_worker():
+    if current_app.config.get("WEBHOOK_WORKER"):
+        current_app.extensions["webhook_worker"].start()
+
+
+# --------------------------------------------------------------------------- JSON API (API.md)
+
+
+@bp.post("/api/sites/<int:site_id>/signoff")
+@csrf.exempt  # authenticate_and_guard checks the CSRF header, as for every /api write
+def api_sign(site_id: int):
+    authenticate_and_guard()
+    row = signoff.sign(db.session, current_user, site_id, body())
+    db.session.commit()
+    return jsonify({"id": row.id, "sha256": row.sha256, "signed_at": row.created_at.isoformat(),
+                    "verify_url": url_for("signoff.api_verify", signoff_id=row.id),
+                    "record_url": url_for("signoff.record", signoff_id=row.id)}), 201
+
+
+@bp.get("/api/sites/<int:site_id>/signoff")
+def api_state(site_id: int):
+    """What a signer must accept now, and the site's sign-offs, newest first."""
+    authenticate_and_guard()
+    site = access.site_for(db.session, current_user, site_id)
+    exceptions = signoff.open_items(db.session, site)
+    return jsonify({"status": site.status, "score": site.score, "exceptions": exceptions,
+                    "changed_after_signoff": site.changed_after_signoff,
+                    "signoffs": [{"id": row.id, "sha256": row.sha256, "name": row.name,
+                                  "signed_at": row.created_at.isoformat()}
+                                 for row in signoff.history(db.session, site.id)]})
+
+
+@bp.get("/api/signoffs/<int:signoff_id>/verify")
+def api_verify(signoff_id: int):
+    authenticate_and_guard()
+    return jsonify(signoff.verify(signoff.signoff_for(db.session, current_user, signoff_id)))
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@bp.get("/sites/<int:site_id>/signoff")
+@login_required
+def page(site_id: int):
+    site = access.site_for(db.session, current_user, site_id)
+    sites.refresh_if_stale(db.session, [site])
+    can_sign = current_user.role in signoff.SIGNER_ROLES
+    exceptions = signoff.open_items(db.session, site)
+    return render_template("signoff.html", site=site, readiness=site.readiness, exceptions=exceptions,
+                           can_sign=can_sign, latest=signoff.latest(db.session, site.id))
+
+
+@bp.get("/signoffs/<int:signoff_id>")
+@login_required
+def record(signoff_id: int):
+    row = signoff.signoff_for(db.session, current_user, signoff_id)
+    site = db.session.get(Site, row.site_id)
+    snapshot = signoff.snapshot_of(row)
+    return render_template("signoff_record.html", row=row, site=site, snapshot=snapshot,
+                           valid=signoff.is_valid(row), is_latest=signoff.latest(db.session, site.id).id == row.id)
+
+
+@bp.get("/signoffs/<int:signoff_id>/signature.png")
+@login_required
+def signature(signoff_id: int):
+    row = signoff.signoff_for(db.session, current_user, signoff_id)
+    response = current_app.response_class(row.signature_png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/sites/<int:site_id>/handover.pdf")
+@login_required
+def handover_pdf(site_id: int):
+    """The pack of the latest sign-off (or of the site as it stands, before any), sent in chunks."""
+    site = access.site_for(db.session, current_user, site_id)
+    row = signoff.latest(db.session, site.id)
+    if row is None:
+        snapshot = signoff.current_snapshot(db.session, site)
+    else:
+        snapshot = signoff.snapshot_of(row)
+    photo_dir = current_app.config["PHOTO_DIR"]
+    verify_url = current_app.config["BASE_URL"] + url_for("signoff.record", signoff_id=row.id) if row else ""
+    out = io.BytesIO()
+    handover.render(snapshot, out, sha256=row.sha256 if row else None,
+                    signature_png=row.signature_png if row else None,
+                    thumbnail=lambda sha: handover.thumbnail_path(photo_dir, sha), verify_url=verify_url,
+                    changed_after_signoff=bool(row) and site.changed_after_signoff)
+    del snapshot
+    pdf = out.getbuffer()
+    slug = re.sub(r"[^a-z0-9]+", "-", site.name.lower()).strip("-")[:60] or str(site.id)
+    response = current_app.response_class(
+        (bytes(pdf[start:start + CHUNK]) for start in range(0, len(pdf), CHUNK)), mimetype="application/pdf")
+    response.headers["Content-Length"] = str(len(pdf))
+    response.headers["Content-Disposition"] = f'inline; filename="handover-{slug}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+class WebhookForm(FlaskForm):
+    site_url = StringField("Webhook URL for this site", validators=[Length(max=notify.URL_LIMIT)])
+    client_url = StringField("Webhook URL for every site of this client", validators=[Length(max=notify.URL_LIMIT)])
+
+
+@bp.post("/sites/<int:site_id>/webhooks")
+@login_required
+def webhooks(site_id: int):
+    site = access.site_for(db.session, current_user, site_id)
+    access.require_role(current_user, access.MANAGER_ROLES)
+    form = WebhookForm()
+    target = url_for("pages.site", site_id=site.id) + "#notifications"
+    if not form.validate_on_submit():
+        flash("The webhook form was not accepted: " + "; ".join(
+            message for messages in form.errors.values() for message in messages), "error")
+        return redirect(target)
+    try:
+        site_url = notify.clean_url(form.site_url.data, "site webhook URL")
+        client_url = notify.clean_url(form.client_url.data, "client webhook URL")
+    except FieldKitError as exc:
+        flash(exc.message, "error")
+        return redirect(target)
+    site.webhook_url, site.client.webhook_url = site_url, client_url
+    db.session.commit()
+    flash("Notification settings saved.", "ok")
+    return redirect(target)
+
+
+# --------------------------------------------------------------------------- the site page's panel
+
+
+@bp.app_template_global()
+def signoff_panel(site: Site) -> dict:
+    """What templates/site/_signoff.html shows: sign-off state, changes since, the status update and,
+    for PMs, notification settings and deliveries."""
+    latest = signoff.latest(db.session, site.id)
+    changes, counts = [], {}
+    if latest is not None and site.changed_after_signoff:
+        changes = db.session.execute(
+            select(ItemEvent, Item.title, Item.room).join(Item, Item.id == ItemEvent.item_id)
+            .where(ItemEvent.site_id == site.id, ItemEvent.at > latest.created_at)
+            .order_by(ItemEvent.id.desc()).limit(10)).all()
+        for model, stamp, label in ((Asset, Asset.updated_at, "devices"), (Photo, Photo.created_at, "photos")):
+            counts[label] = db.session.execute(select(func.count()).select_from(model).where(
+                model.site_id == site.id, stamp > latest.created_at)).scalar_one()
+    base = current_app.config["BASE_URL"]
+    update = notify.status_update(
+        name=site.name, client=site.client.name, move_in=site.move_in, today=date.today(),
+        readiness=site.readiness, signed_off_at=latest.created_at.date() if latest else None,
+        changed_after_signoff=site.changed_after_signoff,
+        signoff_url=base + url_for("signoff.page", site_id=site.id),
+        handover_url=base + url_for("signoff.handover_pdf", site_id=site.id))
+    manage = current_user.role in access.MANAGER_ROLES
+    form = WebhookForm(site_url=site.webhook_url or "", client_url=site.client.webhook_url or "") if manage else None
+    return {"latest": latest, "changes": changes, "counts": counts, "status_update": update, "manage": manage,
+            "form": form, "deliveries": notify.deliveries_for(db.session, site.id) if manage else [],
+            "max_attempts": notify.MAX_ATTEMPTS}
+
+
+@bp.app_template_filter("url_host")
+def url_host(url: str) -> str:
+    """Scheme and host of a webhook URL: its path is often the secret, so lists never show it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else url
+
+
+@bp.app_template_filter("moment")
+def moment(iso: str) -> str:
+    """'2025-12-03T14:09:12+00:00' as '3 Dec 14:09:12'."""
+    return datetime.fromisoformat(iso).strftime("%-d %b %H:%M:%S")
+
+
+@bp.app_template_filter("first_upper")
+def first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]

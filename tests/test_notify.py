@@ -1,0 +1,374 @@
+"""Notifications: signed webhooks on verdict changes and failed blockers, retried, never in a sync's way."""
+import hashlib
+import hmac
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from fieldkit import notify
+from fieldkit.db import db
+from fieldkit.models import WebhookDelivery, utcnow
+from fieldkit.web.signoff import deliver_round
+from tests.conftest import login, update
+
+SECRET = "shared-with-the-receiver"
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint on 127.0.0.1: records each request and answers with the planned statuses (then 200)."""
+
+    url: str
+    received: list = field(default_factory=list)
+    plan: list = field(default_factory=list)
+    delay: float = 0.0
+
+    def bodies(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.received]
+
+
+@pytest.fixture
+def receiver():
+    made = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            made.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            time.sleep(made.delay)
+            status = made.plan.pop(0) if made.plan else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    made.url = f"http://127.0.0.1:{server.server_port}/hooks/fieldkit"
+    yield made
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def hanging_url():
+    """A server that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    sock.close()
+
+
+@pytest.fixture
+def refused_url():
+    """A port nothing listens on."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/hook"
+
+
+@pytest.fixture
+def signed(app):
+    app.config["WEBHOOK_SECRET"] = SECRET
+    return app
+
+
+@pytest.fixture
+def worker(app):
+    """The real background worker, polling fast; stopped after the test."""
+    app.config["WEBHOOK_WORKER"] = True
+    thread = app.extensions["webhook_worker"]
+    thread.poll = 0.05
+    yield thread
+    thread.stop()
+
+
+def csrf_from(html: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def set_webhooks(client, site_id, site_url="", client_url=""):
+    """The PM fills in the notification form on the site page."""
+    token = csrf_from(client.get(f"/sites/{site_id}").get_data(as_text=True))
+    return client.post(f"/sites/{site_id}/webhooks", data={"site_url": site_url, "client_url": client_url,
+                                                           "csrf_token": token}, follow_redirects=True)
+
+
+@pytest.fixture
+def pm_browser(app, people):
+    """The PM in a browser of their own (the `api` fixture's client talks with bearer tokens)."""
+    browser = app.test_client()
+    login(browser, "pm@example.com")
+    return browser
+
+
+def fail_a_blocker(api, bundle, index=0):
+    blocker = [i for i in bundle["items"] if i["severity"] == "blocker"][index]
+    started = time.monotonic()
+    response = api["tech"].sync([update(blocker, {"status": "fail", "note": "ISP engineer did not turn up"})])
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and response.get_json()["acks"][0]["status"] == "applied"
+    return blocker, elapsed
+
+
+def deliveries(app) -> list[WebhookDelivery]:
+    with app.app_context():
+        rows = db.session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars().all()
+        db.session.expunge_all()
+        return rows
+
+
+def deliver(app, at):
+    with app.app_context():
+        return notify.deliver_due(db.session, at, secret=SECRET.encode(), base_url=app.config["BASE_URL"],
+                                  timeout=2)
+
+
+def test_pm_saves_webhook_urls_and_odd_ones_are_refused(pm_browser, site):
+    for bad in ("ftp://files.example.com/x", "javascript:alert(1)", "hooks.slack.com/services/x",
+                "https://", "https://exa mple.com/x", "https://example.com:99999/x"):
+        page = set_webhooks(pm_browser, site["id"], site_url=bad).get_data(as_text=True)
+        assert "flash-error" in page, bad
+    page = set_webhooks(pm_browser, site["id"], site_url="https://hooks.slack.com/services/T0/B0/secret",
+                        client_url="https://acme.webhook.office.com/webhookb2/x").get_data(as_text=True)
+    assert "Notification settings saved." in page
+    assert 'value="https://hooks.slack.com/services/T0/B0/secret"' in page
+    assert 'value="https://acme.webhook.office.com/webhookb2/x"' in page
+
+
+def test_only_pms_change_webhooks_and_without_the_form_token_nothing_is_saved(client, pm_browser, site):
+    login(client, "client@example.com")
+    token = csrf_from(client.get(f"/sites/{site['id']}").get_data(as_text=True))
+    assert "Notifications" not in client.get(f"/sites/{site['id']}").get_data(as_text=True)
+    response = client.post(f"/sites/{site['id']}/webhooks", data={"site_url": "https://evil.example/x",
+                                                                   "csrf_token": token})
+    assert response.status_code == 403
+    response = pm_browser.post(f"/sites/{site['id']}/webhooks", data={"site_url": "https://x.example/h"})
+    assert response.status_code == 400 and "security token" in response.get_data(as_text=True)
+    assert 'value="https://x.example/h"' not in pm_browser.get(f"/sites/{site['id']}").get_data(as_text=True)
+
+
+def test_a_failed_blocker_posts_a_signed_slack_style_message(signed, api, pm_browser, site, bundle, receiver):
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url)
+    blocker, _ = fail_a_blocker(api, bundle)
+    [queued] = deliveries(signed)
+    assert queued.status == "pending" and queued.url == receiver.url and receiver.received == []
+
+    assert deliver(signed, utcnow()) == 1
+
+    [(headers, body)] = receiver.received
+    timestamp = headers["x-fieldkit-timestamp"]
+    expected = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert headers["x-fieldkit-signature"] == f"sha256={expected}"
+    assert abs(int(timestamp) - time.time()) < 60 and headers["content-type"] == "application/json"
+    message = json.loads(body)
+    assert message["event"] in ("verdict_changed", "blocker_failed") and message["status"] == "NO_GO"
+    assert message["text"].startswith("Acme Dental – new clinic (Acme Dental)")
+    assert blocker["title"] in message["text"] and message["url"] == f"http://fieldkit.test/sites/{site['id']}"
+    assert message["failed_blockers"][0]["item_id"] == blocker["id"]
+    assert deliveries(signed)[0].status == "sent"
+    listed = pm_browser.get(f"/sites/{site['id']}").get_data(as_text=True).split("<h3>Deliveries</h3>")[1]
+    assert "sent" in listed and "HTTP 200" in listed
+    assert "http://127.0.0.1" in listed and "/hooks/fieldkit" not in listed  # the path may be the secret
+
+
+def test_verdict_changes_both_ways_are_announced_and_unchanged_verdicts_are_not(
+        signed, api, pm_browser, site, bundle, receiver):
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url)
+    before = api["pm"].get(f"/api/sites/{site['id']}/readiness").get_json()["status"]
+    blocker, _ = fail_a_blocker(api, bundle)
+    fixed = api["tech"].sync([update(blocker | {"rev": blocker["rev"] + 1}, {"status": "todo"})]).get_json()
+    assert fixed["acks"][0]["status"] == "applied"
+    note_only = api["tech"].sync([update(blocker | {"rev": blocker["rev"] + 2}, {"note": "Rebooked"})]).get_json()
+    assert note_only["acks"][0]["status"] == "applied"
+    deliver(signed, utcnow())
+    events = [(m["event"], m["previous_status"], m["status"]) for m in receiver.bodies()]
+    if before == "NO_GO":
+        assert events == [("blocker_failed", "NO_GO", "NO_GO")]
+    else:
+        assert events == [("verdict_changed", before, "NO_GO"), ("verdict_changed", "NO_GO", before)]
+
+
+def test_a_500_is_retried_with_back_off_and_every_attempt_is_visible(signed, api, pm_browser, site, bundle,
+                                                                      receiver):
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url)
+    receiver.plan[:] = [500]
+    fail_a_blocker(api, bundle)
+    now = utcnow()
+
+    assert deliver(signed, now) == 1
+    [row] = deliveries(signed)
+    assert row.status == "pending" and row.attempts[0]["status_code"] == 500
+    assert "HTTP 500" in pm_browser.get(f"/sites/{site['id']}").get_data(as_text=True)
+    assert deliver(signed, now + timedelta(seconds=20)) == 0  # not due before 30 s
+    assert deliver(signed, now + timedelta(seconds=31)) == 1
+
+    [row] = deliveries(signed)
+    assert row.status == "sent" and [a["status_code"] for a in row.attempts] == [500, 200]
+    assert len(receiver.received) == 2
+    first, second = (json.loads(body) for _, body in receiver.received)
+    assert first == second  # the same message, signed afresh
+    page = pm_browser.get(f"/sites/{site['id']}").get_data(as_text=True)
+    assert "HTTP 500" in page and "HTTP 200" in page
+
+
+def test_a_webhook_that_keeps_failing_is_given_up_after_the_last_attempt(signed, api, pm_browser, site, bundle,
+                                                                           receiver):
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url)
+    receiver.plan[:] = [503] * 10
+    fail_a_blocker(api, bundle)
+    at = utcnow()
+    for wait in (timedelta(0), *notify.BACKOFF):
+        at += wait + timedelta(seconds=1)
+        assert deliver(signed, at) == 1
+    assert deliver(signed, at + timedelta(days=2)) == 0
+    [row] = deliveries(signed)
+    assert row.status == "failed" and len(row.attempts) == notify.MAX_ATTEMPTS == len(receiver.received)
+
+
+def test_site_and_client_webhooks_each_get_the_message_once(signed, api, pm_browser, site, bundle, receiver):
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url, client_url=receiver.url + "?all=1")
+    fail_a_blocker(api, bundle)
+    assert sorted(d.url for d in deliveries(signed)) == [receiver.url, receiver.url + "?all=1"]
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url, client_url=receiver.url)
+    fail_a_blocker(api, api["tech"].get(f"/api/sites/{site['id']}/bundle").get_json(), index=1)
+    assert len(deliveries(signed)) == 3
+
+
+def test_no_webhook_no_delivery_and_a_new_site_announces_nothing(signed, api, pm_browser, site, bundle, receiver):
+    fail_a_blocker(api, bundle)
+    assert deliveries(signed) == []
+    set_webhooks(pm_browser, site["id"], client_url=receiver.url)
+    response = api["pm"].post("/api/sites", {"name": "Acme Dental – second clinic", "client": "Acme Dental",
+                                             "template": "office-move", "rooms": ["Reception"],
+                                             "move_in": (date.today() + timedelta(days=2)).isoformat()})
+    assert response.status_code == 201 and response.get_json()["status"] == "NO_GO"
+    assert deliveries(signed) == []
+
+
+@pytest.mark.parametrize("dead", ["hanging_url", "refused_url"])
+def test_a_dead_webhook_never_slows_or_breaks_a_sync(request, signed, api, pm_browser, site, bundle, worker, dead):
+    url = request.getfixturevalue(dead)
+    signed.config["WEBHOOK_TIMEOUT"] = 1.5
+    set_webhooks(pm_browser, site["id"], site_url=url)  # this request also starts the worker thread
+
+    _, elapsed = fail_a_blocker(api, bundle)
+    later = api["tech"].sync([], cursor=0)
+
+    assert elapsed < 1.0, f"the sync took {elapsed:.2f} s with a dead webhook"
+    assert later.status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not deliveries(signed)[0].attempts:
+        time.sleep(0.1)
+    [row] = deliveries(signed)
+    assert row.status == "pending" and row.attempts[0]["error"] in ("no answer within 1.5 s", "could not connect")
+    started = time.monotonic()
+    assert api["tech"].sync([], cursor=0).status_code == 200
+    assert time.monotonic() - started < 1.0
+
+
+def test_the_background_worker_sends_soon_after_the_sync(signed, api, pm_browser, site, bundle, receiver, worker):
+    worker.poll = 30  # only the wake-up after the commit can make it send within the deadline below
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url)
+    time.sleep(0.2)
+    fail_a_blocker(api, bundle)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not receiver.received:
+        time.sleep(0.05)
+    assert len(receiver.received) == 1
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and deliveries(signed)[0].status != "sent":
+        time.sleep(0.05)
+    assert deliveries(signed)[0].status == "sent"
+
+
+def test_two_workers_never_send_the_same_delivery(signed, api, pm_browser, site, bundle, receiver):
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url, client_url=receiver.url + "?all=1")
+    fail_a_blocker(api, bundle)
+    receiver.delay = 0.2
+    now = utcnow()
+    counts = []
+    threads = [threading.Thread(target=lambda: counts.append(deliver(signed, now))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sum(counts) == 2 and len(receiver.received) == 2
+    assert sorted(m["delivery_id"] for m in receiver.bodies()) == sorted(d.id for d in deliveries(signed))
+
+
+def test_the_round_the_thread_runs_signs_with_a_key_derived_from_the_secret_key(app, api, pm_browser, site,
+                                                                                 bundle, receiver):
+    assert app.config["WEBHOOK_SECRET"] == ""
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url)
+    fail_a_blocker(api, bundle)
+    assert deliver_round(app) == 1
+    [(headers, body)] = receiver.received
+    key = notify.signing_secret("", app.config["SECRET_KEY"])
+    assert key != app.config["SECRET_KEY"].encode()
+    assert headers["x-fieldkit-signature"] == notify.signature(key, headers["x-fieldkit-timestamp"], body)
+
+
+# --------------------------------------------------------------------------- the status update
+
+
+READINESS = {"status": "NO_GO", "score": 42,
+             "reasons": ["The internet connection at the new office is not live yet: it is due 3 Dec.",
+                         "2 less critical items are overdue: Printers and Badges."],
+             "blockers": [{"item_id": 1, "title": "Internet circuit live", "reason": "Not ready."}]}
+
+
+def update_text(**overrides):
+    facts = {"name": "12 Quay Street", "client": "Harbour & Finch", "move_in": date(2025, 12, 4),
+             "today": date(2025, 11, 22), "readiness": READINESS, "signoff_url": "https://fk.example/s/1/signoff",
+             "handover_url": "https://fk.example/s/1/handover.pdf"} | overrides
+    return notify.status_update(**facts)
+
+
+def test_status_update_says_where_it_stands_what_is_at_risk_and_what_is_needed():
+    text = update_text()
+    assert text.startswith("Status update: 12 Quay Street (Harbour & Finch), Sat 22 Nov 2025")
+    assert "Not ready to go live" in text and "Move-in is in 12 days (Thu 4 Dec 2025)" in text
+    assert "Readiness score: 42 out of 100." in text
+    assert "- The internet connection at the new office is not live yet" in text
+    assert "A decision: keep the move-in date of Thu 4 Dec 2025 and accept that 1 critical item may not be ready" in text
+    assert [line for line in text.splitlines() if not line][:3] == ["", "", ""]
+
+
+@pytest.mark.parametrize(("overrides", "needed"), [
+    ({"readiness": {"status": "GO", "score": 96, "reasons": ["Every critical item is done and 96% ..."]}},
+     "sign off the handover on a phone or tablet: https://fk.example/s/1/signoff"),
+    ({"readiness": {"status": "AT_RISK", "score": 70, "reasons": []}}, "done by Mon 1 Dec 2025"),
+    ({"signed_off_at": date(2025, 12, 4)}, "Nothing: the project is signed off. The handover pack is here"),
+    ({"signed_off_at": date(2025, 12, 4), "changed_after_signoff": True},
+     "review the changes made since your sign-off and sign again: https://fk.example/s/1/signoff"),
+])
+def test_status_update_asks_the_client_for_what_fits_the_stage(overrides, needed):
+    text = update_text(**overrides)
+    assert needed in text.split("What we need from you")[1]
+
+
+def test_status_update_with_nothing_at_risk_says_so():
+    text = update_text(readiness={"status": "GO", "score": 100, "reasons": ["Every critical item is done."]})
+    assert "- Nothing critical: every blocker is done." in text
+
+
+def test_the_site_page_offers_the_status_update_to_copy(pm_browser, site):
+    page = pm_browser.get(f"/sites/{site['id']}").get_data(as_text=True)
+    assert 'id="status-update-text"' in page and 'data-copy="status-update-text"' in page
+    assert "Status update: Acme Dental – new clinic (Acme Dental)" in page
