@@ -3,7 +3,7 @@ import os
 import threading
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.conftest import PASSWORD
 
@@ -18,17 +18,48 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.skip(reason=f"needs Debian's chromium at {CHROMIUM}"))
 
 
+class OneRequestPerConnection(WSGIRequestHandler):
+    # No keep-alive: once the server is stopped, nothing (not even the service worker) reaches it.
+    protocol_version = "HTTP/1.0"
+
+
+class Server:
+    """The app over real HTTP, which a test can unplug and plug back in on the same address."""
+
+    def __init__(self, app):
+        self.app, self.port = app, 0
+        self.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app.config["BASE_URL"] = self.url
+
+    def start(self):
+        self.http = make_server("127.0.0.1", self.port, self.app, threaded=True,
+                                request_handler=OneRequestPerConnection)
+        # Request threads are joined on stop: one still running when the app fixture disposes the engine
+        # would leave its database connection to the garbage collector.
+        self.http.daemon_threads = False
+        self.port = self.http.server_port
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.http.shutdown()
+        self.http.server_close()  # waits for the requests in flight
+        self.thread.join(timeout=5)
+
+
 @pytest.fixture
-def live_server(app):
+def server(app):
+    """The running server, for tests that unplug it."""
+    running = Server(app)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def live_server(server):
     """The app served over real HTTP on a free local port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = base
-    yield base
-    server.shutdown()
-    thread.join(timeout=5)
+    return server.url
 
 
 @pytest.fixture(scope="session")
@@ -44,8 +75,11 @@ def chromium():
 
 
 @pytest.fixture
-def phone(chromium):
-    """A new phone-sized browser context (its own cookies, service workers and IndexedDB)."""
+def phone(chromium, server):
+    """A new phone-sized browser context (its own cookies, service workers and IndexedDB).
+
+    It asks for `server` so that its contexts close, and their connections with them, before the
+    server stops."""
     contexts = []
 
     def make():

@@ -1,49 +1,12 @@
 """The field app in real Chromium at phone size: work with no signal, and every change reaches the server once."""
 import io
-import threading
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from fieldkit.db import db
 from fieldkit.models import Item, ItemEvent, Mutation, Photo
 from tests.browser.conftest import sign_in
-
-
-class OneRequestPerConnection(WSGIRequestHandler):
-    # No keep-alive: once the server is stopped, nothing (not even the service worker) reaches it.
-    protocol_version = "HTTP/1.0"
-
-
-class Server:
-    """The app over real HTTP, which the test can unplug and plug back in on the same address."""
-
-    def __init__(self, app):
-        self.app, self.port = app, 0
-        self.start()
-        self.url = f"http://127.0.0.1:{self.port}"
-        app.config["BASE_URL"] = self.url
-
-    def start(self):
-        self.http = make_server("127.0.0.1", self.port, self.app, threaded=True,
-                                request_handler=OneRequestPerConnection)
-        self.port = self.http.server_port
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.http.shutdown()
-        self.http.server_close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def server(app):
-    running = Server(app)
-    yield running
-    running.stop()
 
 
 def go_offline(context, server=None):
