@@ -40,6 +40,7 @@ def load(instance_path: str, environ=os.environ) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # pages stay open all day on a PM's laptop; the token is tied to the session
         "WEBHOOK_TIMEOUT": float(environ.get("FIELDKIT_WEBHOOK_TIMEOUT", "5")),
         "WEBHOOK_SECRET": environ.get("FIELDKIT_WEBHOOK_SECRET", ""),  # signs webhooks; see notify.py
+        "WEBHOOK_ALLOW_INTERNAL": environ.get("FIELDKIT_WEBHOOK_ALLOW_INTERNAL", "") == "1",
     }
 
 

@@ -13,14 +13,20 @@ How it works:
   `X-FieldKit-Timestamp: <unix seconds>` and `X-FieldKit-Signature: sha256=<hex HMAC-SHA256 over
   "<timestamp>.<body>">`. The secret is FIELDKIT_WEBHOOK_SECRET, or when unset one derived from SECRET_KEY
   (`signing_secret`); receivers need the configured one, so set it in production.
+- Webhooks go to public addresses only: a URL naming an internal host (loopback, private, link-local, ...)
+  is refused when saved, and the host is resolved again before every send, so a name that later points
+  inside the network is refused too (recorded as the attempt's error). FIELDKIT_WEBHOOK_ALLOW_INTERNAL=1
+  lifts this for a relay on the provider's own network.
 - A 2xx answer marks the delivery sent. Anything else (status, timeout, refused connection) is recorded as
   an attempt and retried after 30 s, 2 min, 10 min, 1 h and 6 h; after MAX_ATTEMPTS it is marked failed.
 """
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -48,8 +54,11 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def clean_url(value, field: str = "webhook URL") -> str | None:
-    """An http(s) URL to POST to, or None for an empty value; a ValidationError otherwise."""
+def clean_url(value, field: str = "webhook URL", *, allow_internal: bool = False) -> str | None:
+    """An http(s) URL to POST to, or None for an empty value; a ValidationError otherwise.
+
+    A host written as an internal address (or `localhost`) is refused unless `allow_internal`; names are
+    resolved only when sending (see `internal_address`), so saving works without DNS."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -66,7 +75,34 @@ def clean_url(value, field: str = "webhook URL") -> str | None:
         raise ValidationError(f"The {field} is not a valid URL.", "bad_url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(f"The {field} must start with https:// (or http://) and name a host.", "bad_url")
+    host = parts.hostname
+    if not allow_internal and (host == "localhost" or host.endswith(".localhost") or _internal(host)):
+        raise ValidationError(f"The {field} points inside this network ({host}); webhooks go to public "
+                              "addresses only.", "internal_url")
     return url
+
+
+def _internal(address: str) -> bool:
+    """True for an IP address that is not on the public internet; False for anything else (a name)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def internal_address(url: str) -> str | None:
+    """The first internal address the URL's host resolves to, or None when every one is public.
+
+    A name that does not resolve is left to the request itself, which then fails to connect."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    return next((info[4][0] for info in infos if _internal(info[4][0])), None)
 
 
 # --------------------------------------------------------------------------- enqueueing
@@ -161,7 +197,8 @@ def post(url: str, body: bytes, headers: dict, timeout: float) -> int:
 
 
 def deliver_due(session: Session, now: datetime, *, secret: bytes, base_url: str, timeout: float = 5.0,
-                send: Callable[[str, bytes, dict, float], int] = post, limit: int = BATCH) -> int:
+                send: Callable[[str, bytes, dict, float], int] = post, limit: int = BATCH,
+                allow_internal: bool = False) -> int:
     """Send the deliveries due at `now` that this caller manages to claim; returns how many it attempted.
 
     Each is claimed in its own short transaction before the request is made, so no database lock is held
@@ -182,7 +219,7 @@ def deliver_due(session: Session, now: datetime, *, secret: bytes, base_url: str
         if claimed != 1:
             continue
         delivery = session.get(WebhookDelivery, delivery_id)
-        attempt = _attempt(delivery, now, secret, base_url, timeout, send)
+        attempt = _attempt(delivery, now, secret, base_url, timeout, send, allow_internal)
         _record(delivery, attempt, now)
         session.commit()
         attempted += 1
@@ -190,7 +227,7 @@ def deliver_due(session: Session, now: datetime, *, secret: bytes, base_url: str
 
 
 def _attempt(delivery: WebhookDelivery, now: datetime, secret: bytes, base_url: str, timeout: float,
-             send: Callable) -> dict:
+             send: Callable, allow_internal: bool) -> dict:
     body = body_of(delivery, base_url)
     timestamp = str(int(now.timestamp()))
     headers = {"Content-Type": "application/json", "User-Agent": "FieldKit-Webhooks/1",
@@ -198,6 +235,10 @@ def _attempt(delivery: WebhookDelivery, now: datetime, secret: bytes, base_url: 
                "X-FieldKit-Timestamp": timestamp, "X-FieldKit-Signature": signature(secret, timestamp, body)}
     started = time.monotonic()
     attempt: dict = {"at": now.isoformat()}
+    inside = None if allow_internal else internal_address(delivery.url)
+    if inside:
+        attempt.update(error=f"not sent: the host resolves to an internal address ({inside})", ms=0)
+        return attempt
     try:
         attempt["status_code"] = send(delivery.url, body, headers, timeout)
     except requests.Timeout:

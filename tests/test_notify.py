@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from fieldkit import notify
 from fieldkit.db import db
-from fieldkit.models import WebhookDelivery, utcnow
+from fieldkit.models import Site, WebhookDelivery, utcnow
 from fieldkit.web.signoff import deliver_round
 from tests.conftest import login, update
 
@@ -82,6 +82,12 @@ def refused_url():
     return f"http://127.0.0.1:{port}/hook"
 
 
+@pytest.fixture(autouse=True)
+def local_receivers(app):
+    """The receivers in these tests listen on 127.0.0.1, an internal address refused by default."""
+    app.config["WEBHOOK_ALLOW_INTERNAL"] = True
+
+
 @pytest.fixture
 def signed(app):
     app.config["WEBHOOK_SECRET"] = SECRET
@@ -136,7 +142,7 @@ def deliveries(app) -> list[WebhookDelivery]:
 def deliver(app, at):
     with app.app_context():
         return notify.deliver_due(db.session, at, secret=SECRET.encode(), base_url=app.config["BASE_URL"],
-                                  timeout=2)
+                                  timeout=2, allow_internal=True)
 
 
 def test_pm_saves_webhook_urls_and_odd_ones_are_refused(pm_browser, site):
@@ -149,6 +155,39 @@ def test_pm_saves_webhook_urls_and_odd_ones_are_refused(pm_browser, site):
     assert "Notification settings saved." in page
     assert 'value="https://hooks.slack.com/services/T0/B0/secret"' in page
     assert 'value="https://acme.webhook.office.com/webhookb2/x"' in page
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/x", "http://localhost/x", "https://10.1.2.3/x",
+                                 "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
+                                 "http://[::ffff:192.168.1.1]/x", "http://app.localhost/x"])
+def test_webhooks_to_internal_addresses_are_refused_when_saved(app, pm_browser, site, url):
+    app.config["WEBHOOK_ALLOW_INTERNAL"] = False
+    page = set_webhooks(pm_browser, site["id"], site_url=url).get_data(as_text=True)
+    assert "points inside this network" in page and "Notification settings saved." not in page
+    with app.app_context():
+        assert db.session.get(Site, site["id"]).webhook_url is None
+
+
+@pytest.mark.parametrize("address, internal", [
+    ("8.8.8.8", False), ("2606:4700:4700::1111", False), ("hooks.slack.com", False),
+    ("10.0.0.1", True), ("172.16.5.4", True), ("192.168.1.1", True), ("127.0.0.1", True), ("0.0.0.0", True),
+    ("169.254.169.254", True), ("100.64.0.1", True), ("224.0.0.1", True), ("::1", True), ("fd00::1", True),
+    ("fe80::1%eth0", True), ("::ffff:10.0.0.1", True)])
+def test_what_counts_as_an_internal_address(address, internal):
+    assert notify._internal(address) is internal
+
+
+def test_a_host_that_resolves_inside_the_network_is_not_sent_to(app, api, pm_browser, site, bundle, receiver):
+    set_webhooks(pm_browser, site["id"], site_url=receiver.url)  # saved while internal hosts were allowed
+    app.config["WEBHOOK_ALLOW_INTERNAL"] = False
+    fail_a_blocker(api, bundle)
+    assert deliver_round(app) == 1
+    assert receiver.received == []
+    [delivery] = deliveries(app)
+    assert delivery.status == "pending"
+    assert delivery.attempts[0]["error"] == "not sent: the host resolves to an internal address (127.0.0.1)"
+    page = pm_browser.get(f"/sites/{site['id']}").get_data(as_text=True)
+    assert "resolves to an internal address" in page
 
 
 def test_only_pms_change_webhooks_and_without_the_form_token_nothing_is_saved(client, pm_browser, site):

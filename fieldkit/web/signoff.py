@@ -35,7 +35,8 @@ def deliver_round(app: Flask) -> int:
     with app.app_context():
         try:
             return notify.deliver_due(db.session, utcnow(), secret=_secret(app), base_url=app.config["BASE_URL"],
-                                      timeout=app.config["WEBHOOK_TIMEOUT"])
+                                      timeout=app.config["WEBHOOK_TIMEOUT"],
+                                      allow_internal=app.config["WEBHOOK_ALLOW_INTERNAL"])
         finally:
             db.session.remove()
 
@@ -162,8 +163,9 @@ def webhooks(site_id: int):
             message for messages in form.errors.values() for message in messages), "error")
         return redirect(target)
     try:
-        site_url = notify.clean_url(form.site_url.data, "site webhook URL")
-        client_url = notify.clean_url(form.client_url.data, "client webhook URL")
+        internal = current_app.config["WEBHOOK_ALLOW_INTERNAL"]
+        site_url = notify.clean_url(form.site_url.data, "site webhook URL", allow_internal=internal)
+        client_url = notify.clean_url(form.client_url.data, "client webhook URL", allow_internal=internal)
     except FieldKitError as exc:
         flash(exc.message, "error")
         return redirect(target)
