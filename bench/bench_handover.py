@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from synthetic import write_template
 
-from fieldkit import accounts, create_app, handover, signoff, sites, sync
+from fieldkit import accounts, create_app, handover, photos, signoff, sites, sync
 from fieldkit.cli import init_db
 from fieldkit.db import db
 from fieldkit.models import Asset, Item, Photo, Signoff, Site, User
@@ -44,7 +44,7 @@ def signature() -> str:
 
 
 def thumbnails(folder: Path) -> list[str]:
-    """600 distinct small JPEG thumbnails, as the photo store keeps them."""
+    """600 distinct small JPEG thumbnails, where the photo store keeps them."""
     shas = []
     for n in range(PHOTOS):
         image = Image.new("RGB", (320, 240), (n % 256, (n * 7) % 256, 120))
@@ -52,7 +52,9 @@ def thumbnails(folder: Path) -> list[str]:
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=70)
         sha = hashlib.sha256(buffer.getvalue()).hexdigest()
-        (folder / f"{sha}.jpg").write_bytes(buffer.getvalue())
+        path = photos.thumb_path(str(folder), sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue())
         shas.append(sha)
     return shas
 
@@ -82,8 +84,6 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "CHECKLIST_DIR": str(tmp), "WEBHOOK_WORKER": False})
     accounts.PASSWORD_METHOD = "pbkdf2:sha256:1000"
     shas = thumbnails(thumbs)
-    # The photo store's layout is the inventory branch's; stand in for fieldkit.photos.thumbnail_path.
-    handover._stored_thumbnail_path = lambda photo_dir, sha: thumbs / f"{sha}.jpg"
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:

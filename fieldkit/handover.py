@@ -1,12 +1,11 @@
 """The handover pack: a PDF an office owner can read, rendered from a sign-off snapshot.
 
 The pack shows exactly what the client signed (the latest sign-off's snapshot, whose SHA-256 it prints),
-or, before any sign-off, the site as it stands now, marked as not signed. It uses fpdf2's built-in
-Helvetica, so no font file ships or needs installing; text is reduced to Latin-1 first (dashes and quotes
-become their plain forms, other characters a "?"). The signature image keeps whatever the signer wrote.
+or, before any sign-off, the site as it stands now, marked as not signed. Text is set in DejaVu
+where the machine has it, else in the PDF core fonts (see pdffonts.py). The signature image keeps whatever
+the signer wrote.
 """
 import io
-import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -14,10 +13,8 @@ from pathlib import Path
 from fpdf import FPDF, FontFace
 from fpdf.enums import MethodReturnValue, XPos, YPos
 
-try:  # the photo store is built on another branch; until it lands, thumbnails are skipped
-    from .photos import thumbnail_path as _stored_thumbnail_path
-except ImportError:
-    _stored_thumbnail_path = None
+from .pdffonts import Fonts
+from .photos import thumb_path
 
 MAX_THUMBNAILS = 240
 THUMBS_PER_ROW = 4
@@ -33,28 +30,12 @@ VERDICT_COLOURS = {"GO": ((23, 112, 58), (227, 244, 232)), "AT_RISK": ((138, 90,
 VERDICT_WORDS = {"GO": "Ready to go live", "AT_RISK": "At risk", "NO_GO": "Not ready to go live"}
 RESULT_WORDS = {"pass": "Pass", "fail": "Failed", "todo": "Not done", "na": "Not applicable"}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_PLAIN = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'",
-                        "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u2022": "-", "\u2265": ">=",
-                        "\u2264": "<=", "\u2192": "->", "\u2713": "v", "\u00a0": " ", "\u20ac": "EUR",
-                        "\u202f": " ", "\u2009": " "})
 
 
 def thumbnail_path(photo_dir: str, sha256: str) -> Path | None:
-    """The stored thumbnail file of the photo with this content hash, or None when there is none.
-
-    The photo store (fieldkit/photos.py) owns its file layout; this is the one place the pack asks it.
-    """
-    if _stored_thumbnail_path is None:
-        return None
-    path = _stored_thumbnail_path(photo_dir, sha256)
-    return Path(path) if path and Path(path).is_file() else None
-
-
-def latin1(text) -> str:
-    """Text the PDF core fonts can show: typographic punctuation made plain, anything else outside
-    Latin-1 replaced by '?'."""
-    text = unicodedata.normalize("NFKC", "" if text is None else str(text)).translate(_PLAIN)
-    return text.encode("latin-1", "replace").decode("latin-1")
+    """The photo store's thumbnail of the photo with this content hash, or None when the file is gone."""
+    path = thumb_path(photo_dir, sha256)
+    return path if path.is_file() else None
 
 
 def _when(value: str | None) -> str:
@@ -102,34 +83,36 @@ class Pack(FPDF):
     def __init__(self, site_name: str):
         super().__init__(format="A4", unit="mm")
         self.site_name = site_name
+        self.faces = Fonts(self)
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(True, margin=18)
-        self.set_title(latin1(f"Handover pack - {site_name}"))
+        self.set_title(self.faces.clean(f"Handover pack - {site_name}"))
         self.set_draw_color(*LINE)
         self.set_creator("FieldKit")
         self.alias_nb_pages()
 
     def footer(self):
         self.set_y(-12)
-        self.set_font("Helvetica", size=8)
+        self.set_font(self.faces.sans, size=8)
         self.set_text_color(*MUTED)
-        self.cell(0, 5, latin1(f"Handover pack - {self.site_name}"), align="L")
+        self.cell(0, 5, self.faces.clean(f"Handover pack - {self.site_name}"), align="L")
         self.set_x(self.l_margin)
         self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
 
     def heading(self, text: str, size: float = 16) -> None:
         if self.get_y() > self.h - 50:
             self.add_page()
-        self.set_font("Helvetica", "B", size)
+        self.set_font(self.faces.sans, "B", size)
         self.set_text_color(*BRAND)
-        self.multi_cell(0, size * 0.5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, size * 0.5, self.faces.clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(*INK)
         self.ln(2)
 
     def para(self, text: str, size: float = 10, style: str = "", colour=INK, height: float | None = None) -> None:
-        self.set_font("Helvetica", style, size)
+        self.set_font(self.faces.sans, style, size)
         self.set_text_color(*colour)
-        self.multi_cell(0, height or size * 0.5, latin1(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, height or size * 0.5, self.faces.clean(text), align="L", new_x=XPos.LMARGIN,
+                        new_y=YPos.NEXT)
         self.set_text_color(*INK)
 
 
@@ -141,14 +124,14 @@ class Pack(FPDF):
         every cell twice through its general layout engine, which takes seconds for thousands of rows.
         """
         pad_x, pad_y = 1.5, 1.2
-        self.set_font("Helvetica", "B", size)
-        head = [[(latin1(text), "B", INK)] for text in header]
+        self.set_font(self.faces.sans, "B", size)
+        head = [[(self.faces.clean(text), "B", INK)] for text in header]
 
         def lines(cell, width) -> list:
             text, style, colour = (cell, "", INK) if isinstance(cell, str) else cell
-            self.set_font("Helvetica", style, size)
+            self.set_font(self.faces.sans, style, size)
             found = []
-            for part in latin1(text).split("\n"):
+            for part in self.faces.clean(text).split("\n"):
                 if self.get_string_width(part) <= width - 2 * pad_x:
                     found.append(part)
                 else:
@@ -166,7 +149,7 @@ class Pack(FPDF):
                 self.rect(x, top, sum(widths), height, style="F")
             for width, cell in zip(widths, cells, strict=True):
                 for n, (text, style, colour) in enumerate(cell):
-                    self.set_font("Helvetica", style, size)
+                    self.set_font(self.faces.sans, style, size)
                     self.set_text_color(*colour)
                     self.text(x + pad_x, top + pad_y + n * line + line * 0.72, text)  # baseline of the line
                 x += width
@@ -213,14 +196,14 @@ def _cover(pdf: Pack, snapshot: dict, sha256: str | None, changed: bool, generat
     pdf.ln(8)
 
     text, fill = VERDICT_COLOURS.get(verdict["status"], (INK, LINE))
-    pdf.set_font("Helvetica", "B", 14)
-    word = latin1(VERDICT_WORDS.get(verdict["status"], verdict["status"]))
+    pdf.set_font(pdf.faces.sans, "B", 14)
+    word = pdf.faces.clean(VERDICT_WORDS.get(verdict["status"], verdict["status"]))
     pdf.set_fill_color(*fill)
     pdf.set_text_color(*text)
     pdf.cell(pdf.get_string_width(word) + 12, 11, word, align="C", fill=True)
     pdf.set_fill_color(255, 255, 255)
     pdf.set_text_color(*INK)
-    pdf.set_font("Helvetica", "", 12)
+    pdf.set_font(pdf.faces.sans, "", 12)
     pdf.cell(0, 11, f"   Readiness score {verdict['score']} out of 100", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(5)
 
@@ -236,8 +219,8 @@ def _cover(pdf: Pack, snapshot: dict, sha256: str | None, changed: bool, generat
     if changed:
         pdf.set_fill_color(*VERDICT_COLOURS["NO_GO"][1])
         pdf.set_text_color(*VERDICT_COLOURS["NO_GO"][0])
-        pdf.set_font("Helvetica", "B", 10)
-        pdf.multi_cell(0, 6, latin1("The site changed after this sign-off. This pack shows the site as it was "
+        pdf.set_font(pdf.faces.sans, "B", 10)
+        pdf.multi_cell(0, 6, pdf.faces.clean("The site changed after this sign-off. This pack shows the site as it was "
                                     "signed; ask for a new sign-off to include the later changes."),
                        fill=True, padding=3, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_fill_color(255, 255, 255)
@@ -259,14 +242,14 @@ def _cover(pdf: Pack, snapshot: dict, sha256: str | None, changed: bool, generat
 
 def _pairs(pdf: Pack, rows: list[tuple[str, str]]) -> None:
     """Label and value rows; hashes are set in a fixed-width font so they can be compared by eye."""
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(pdf.faces.sans, size=10)
     with pdf.table(col_widths=(45, 135), first_row_as_headings=False, borders_layout="HORIZONTAL_LINES",
                    text_align="LEFT", line_height=6, padding=(1.5, 2)) as table:
         for label, value in rows:
             row = table.row()
-            row.cell(latin1(label), style=FontFace(emphasis="B", color=MUTED))
+            row.cell(pdf.faces.clean(label), style=FontFace(emphasis="B", color=MUTED))
             mono = label.startswith(("Fingerprint", "Replaces"))
-            row.cell(latin1(value), style=FontFace(family="Courier", size_pt=9) if mono else None)
+            row.cell(pdf.faces.clean(value), style=FontFace(family=pdf.faces.mono, size_pt=9) if mono else None)
     pdf.ln(6)
 
 
@@ -383,9 +366,9 @@ def _evidence(pdf: Pack, snapshot: dict, thumbnail: Callable[[str], Path | None]
             continue
         caption = titles.get(photo.get("item_id")) or tags.get(photo.get("asset_id")) or "Site photo"
         pdf.set_xy(x, y + box + 1)
-        pdf.set_font("Helvetica", size=7)
+        pdf.set_font(pdf.faces.sans, size=7)
         pdf.set_text_color(*MUTED)
-        pdf.multi_cell(size, 3.2, latin1(caption[:90]), align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.multi_cell(size, 3.2, pdf.faces.clean(caption[:90]), align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
         pdf.set_text_color(*INK)
         pdf.set_xy(pdf.l_margin, y)
         shown += 1

@@ -12,9 +12,11 @@ import qrcode
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
+from . import pdffonts
 from .errors import ValidationError
 from .inventory import kind_name
 from .models import Asset
+from .pdffonts import Fonts
 
 MAX_LABELS = 1000
 QUIET_ZONE = 4  # modules of white around a QR, as the standard asks
@@ -154,11 +156,6 @@ def _runs(modules: tuple[tuple[bool, ...], ...]):
                 c += 1
 
 
-def _latin1(text: str) -> str:
-    # The PDF core fonts know Latin-1 only; anything else prints as '?' rather than failing.
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
 # --------------------------------------------------------------------------- PDF
 
 
@@ -166,6 +163,7 @@ def labels_pdf(assets: list[Asset], paper: Paper, base_url: str, skip: int = 0) 
     """A PDF of label pages for `paper`, ready to print at 100 % (no 'fit to page')."""
     pages = layout(assets, paper, base_url, skip)
     pdf = FPDF(unit="mm", format=(paper.page_w, paper.page_h))
+    fonts = Fonts(pdf)
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
     pdf.set_title("FieldKit asset labels")
@@ -179,18 +177,18 @@ def labels_pdf(assets: list[Asset], paper: Paper, base_url: str, skip: int = 0) 
             for r, c, length in _runs(label.modules):
                 pdf.rect(label.qr_x + c * module, label.qr_y + r * module, length * module, module, style="F")
             for text in label.texts:
-                _pdf_text(pdf, text)
+                _pdf_text(pdf, fonts, text)
     return bytes(pdf.output())
 
 
-def _pdf_text(pdf: FPDF, text: Text) -> None:
-    family, style = ("Courier" if text.mono else "Helvetica"), ("B" if text.bold else "")
+def _pdf_text(pdf: FPDF, fonts: Fonts, text: Text) -> None:
+    family, style = (fonts.mono if text.mono else fonts.sans), ("B" if text.bold else "")
 
     def width(value: str, size: float) -> float:
         pdf.set_font(family, style, size)
         return pdf.get_string_width(value)
 
-    value, size = _fit(_latin1(text.text), text, width)
+    value, size = _fit(fonts.clean(text.text), text, width)
     pdf.set_font(family, style, size)
     pdf.text(text.x, text.top + size * PT * 0.8, value)
 
@@ -246,14 +244,12 @@ def _png_text(draw: ImageDraw.ImageDraw, text: Text, scale: float) -> None:
     draw.text((text.x * scale, text.top * scale), value, fill="black", font=_font(text, size, scale))
 
 
-PREVIEW_FONTS = {(True, True): "DejaVuSansMono-Bold.ttf", (False, True): "DejaVuSans-Bold.ttf",
-                 (False, False): "DejaVuSans.ttf", (True, False): "DejaVuSansMono.ttf"}
-
-
 @lru_cache(maxsize=64)
 def _font_file(mono: bool, bold: bool, pixels: int):
+    name = pdffonts.FILES[("mono" if mono else "sans", "B" if bold else "")]
+    folder = pdffonts.font_dir()
     try:
-        return ImageFont.truetype(PREVIEW_FONTS[(mono, bold)], pixels)
+        return ImageFont.truetype(str(folder / name) if folder else name, pixels)
     except OSError:  # no DejaVu on this machine: Pillow's own font still shows the layout
         return ImageFont.load_default(size=pixels)
 
