@@ -60,6 +60,19 @@ def test_bearer_requests_set_no_session_cookie(api, site):
     assert "Set-Cookie" not in response.headers
 
 
+def test_a_bearer_token_wins_over_a_session_cookie_sent_with_it(client, people, site, bundle):
+    login(client, "pm@example.com")
+    as_tech = {"Authorization": f"Bearer {people['tech']}"}
+    assert client.get("/api/board", headers=as_tech).status_code == 403  # the technician's rights, not the PM's
+    item = bundle["items"][0]
+    response = client.post("/api/sync", headers=as_tech, json={  # and no CSRF header needed for a token
+        "device_id": "script", "cursor": 0, "mutations": [update(item, {"status": "pass"})]})
+    assert response.status_code == 200 and response.get_json()["acks"][0]["status"] == "applied"
+    assert client.get("/api/sites/{}/bundle".format(site["id"]), headers={
+        "Authorization": "Bearer fk_not-a-token"}).status_code == 401
+    assert client.get("/api/board").status_code == 200  # the PM's session is untouched
+
+
 @pytest.mark.parametrize("url", ["/board", "/sites/1", "/sites/new", "/"])
 def test_pages_without_login_redirect_to_the_login_form(client, url):
     response = client.get(url)
