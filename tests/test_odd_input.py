@@ -1,0 +1,81 @@
+"""Whatever JSON a script or a broken phone sends, the API answers 4xx with a clear error, never 5xx,
+and changes nothing it refused."""
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.evidence import encoded, photo_like, upload
+
+scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=40)
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
+odd = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def refused_clearly(response):
+    assert response.status_code < 500, response.get_data(as_text=True)
+    if response.status_code >= 400:
+        error = response.get_json()["error"]
+        assert error["code"] and error["message"]
+    return response
+
+
+def with_field(base: dict, draw_value, key: str) -> dict:
+    return {**base, key: draw_value}
+
+
+@odd
+@given(body=json_values)
+def test_any_json_as_a_new_site(api, body):
+    refused_clearly(api["pm"].post("/api/sites", body))
+
+
+@odd
+@given(data=st.data())
+def test_any_value_in_any_field_of_a_new_site(api, data):
+    site = {"name": "Odd Co office", "client": "Odd Co", "template": "office-move", "move_in": "2027-03-01",
+            "rooms": ["Reception"], "address": "1 Odd St", "technicians": ["tech@example.com"]}
+    key = data.draw(st.sampled_from(sorted(site)))
+    refused_clearly(api["pm"].post("/api/sites", with_field(site, data.draw(json_values), key)))
+
+
+@odd
+@given(body=json_values)
+def test_any_json_as_a_sync(api, site, body):
+    refused_clearly(api["tech"].post("/api/sync", body))
+
+
+@odd
+@given(data=st.data())
+def test_any_value_in_any_field_of_a_mutation_is_rejected_alone(api, bundle, data):
+    item, other = api["tech"].get(f"/api/sites/{bundle['site']['id']}/bundle").get_json()["items"][:2]
+    good = {"id": str(uuid.uuid4()), "type": "item.update", "item_id": other["id"], "base_rev": other["rev"],
+            "set": {"note": "fine"}}
+    kind = data.draw(st.sampled_from(["item.update", "asset.upsert"]))
+    odd_one = {"id": str(uuid.uuid4()), "type": kind, "item_id": item["id"], "base_rev": item["rev"],
+               "site_id": bundle["site"]["id"], "set": {"status": "pass"}}
+    key = data.draw(st.sampled_from(["id", "type", "item_id", "asset_id", "base_rev", "set", "site_id"]))
+    odd_one[key] = data.draw(json_values)
+    if data.draw(st.booleans()):
+        odd_one["set"] = data.draw(st.dictionaries(
+            st.sampled_from(["status", "note", "measurements", "na_reason", "kind", "serial", "mac", "room",
+                             "tag", "make", "model"]), json_values, max_size=3))
+    answer = refused_clearly(api["tech"].sync([odd_one, good], cursor=0)).get_json()
+    assert answer["acks"][1] == {"id": good["id"], "status": "applied"}
+
+
+@odd
+@given(body=json_values)
+def test_any_json_as_a_sign_off(api, site, body):
+    refused_clearly(api["client"].post(f"/api/sites/{site['id']}/signoff", body))
+
+
+@odd
+@given(data=st.data())
+def test_any_text_in_any_field_of_a_photo_upload(api, site, data):
+    fields = {"id": str(uuid.uuid4()), "site_id": str(site["id"])}
+    key = data.draw(st.sampled_from(["id", "site_id", "item_id", "asset_id", "captured_at"]))
+    fields[key] = data.draw(st.text(max_size=60) | st.integers(-2**70, 2**70).map(str))
+    body = data.draw(st.sampled_from([encoded(photo_like(64, 48)), b"", b"GIF89a not really", b"\xff\xd8\xff"]))
+    refused_clearly(upload(api, "tech", fields.pop("site_id"), body, photo_id=fields.pop("id"), **fields))
