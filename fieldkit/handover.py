@@ -13,6 +13,7 @@ from pathlib import Path
 from fpdf import FPDF, FontFace
 from fpdf.enums import MethodReturnValue, XPos, YPos
 
+from .dates import day, first_upper, moment
 from .pdffonts import Fonts
 from .photos import thumb_path
 
@@ -29,7 +30,6 @@ VERDICT_COLOURS = {"GO": ((23, 112, 58), (227, 244, 232)), "AT_RISK": ((138, 90,
                    "NO_GO": ((179, 38, 30), (253, 231, 229))}
 VERDICT_WORDS = {"GO": "Ready to go live", "AT_RISK": "At risk", "NO_GO": "Not ready to go live"}
 RESULT_WORDS = {"pass": "Pass", "fail": "Failed", "todo": "Not done", "na": "Not applicable"}
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def thumbnail_path(photo_dir: str, sha256: str) -> Path | None:
@@ -39,21 +39,11 @@ def thumbnail_path(photo_dir: str, sha256: str) -> Path | None:
 
 
 def _when(value: str | None) -> str:
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(value)
-    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
+    return moment(value) if value else ""
 
 
 def _day(value: str | date | None) -> str:
-    if not value:
-        return "no date"
-    day = date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
-def _first_upper(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    return day(value) if value else "no date"
 
 
 def _number(value) -> str:
@@ -210,7 +200,7 @@ def _cover(pdf: Pack, snapshot: dict, sha256: str | None, changed: bool, generat
     signed = snapshot.get("signed_by")
     facts = [("Move-in date", _day(site["move_in"])),
              ("Signed off", f"{_when(snapshot['signed_at'])} by {signed['name']}" if signed else "Not signed off yet"),
-             ("Pack made", f"{generated.day} {_MONTHS[generated.month - 1]} {generated.year}"),
+             ("Pack made", day(generated)),
              ("Checklist", ", ".join(f"{c['title']} (version {c['version']})" for c in site["checklists"])),
              ("Rooms", ", ".join(site["rooms"]))]
     if sha256:
@@ -269,7 +259,7 @@ def _exceptions(pdf: Pack, snapshot: dict) -> None:
     pdf.grid((60, 22, 98), ["Item", "Importance", "What is still open"], (
         [((f"{exc['title']} ({exc['room']})" if exc.get("room") else exc["title"]), "B", INK),
          (exc["severity"].capitalize(), "", blocker if exc["severity"] == "blocker" else INK),
-         _first_upper("; ".join(exc.get("problems") or ["not finished"]))]
+         first_upper("; ".join(exc.get("problems") or ["not finished"]))]
         for exc in accepted), size=9, line=4.8)
 
 def _inventory(pdf: Pack, snapshot: dict) -> None:

@@ -37,6 +37,7 @@ import requests
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from .dates import day, move_in_sentence
 from .errors import ValidationError
 from .models import Site, WebhookDelivery
 
@@ -50,8 +51,6 @@ URL_LIMIT = 2000
 BATCH = 20
 LABELS = {"GO": "ready to go live", "AT_RISK": "at risk", "NO_GO": "not ready to go live"}
 SHORT = {"GO": "Go", "AT_RISK": "At risk", "NO_GO": "No go"}
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def clean_url(value, field: str = "webhook URL", *, allow_internal: bool = False) -> str | None:
@@ -329,8 +328,8 @@ class Worker:
 # --------------------------------------------------------------------------- status update for people
 
 
-def _day(day: date) -> str:
-    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+def _day(value: date) -> str:
+    return day(value, weekday=True)
 
 
 def status_update(*, name: str, client: str, move_in: date, today: date, readiness: dict,
@@ -342,15 +341,7 @@ def status_update(*, name: str, client: str, move_in: date, today: date, readine
     score = readiness.get("score", 0)
     reasons = list(readiness.get("reasons") or [])
     blockers = list(readiness.get("blockers") or [])
-    days = (move_in - today).days
-    if days > 1:
-        when = f"Move-in is in {days} days ({_day(move_in)})."
-    elif days == 1:
-        when = f"Move-in is tomorrow ({_day(move_in)})."
-    elif days == 0:
-        when = f"Move-in is today ({_day(move_in)})."
-    else:
-        when = f"Move-in was {-days} day{'' if days == -1 else 's'} ago ({_day(move_in)})."
+    when = move_in_sentence(move_in, today, _day(move_in))
     standing = {
         "GO": "Ready to go live: every critical item is done and checked.",
         "AT_RISK": "At risk: the work is on track in places, but it is not yet certain the office will be "

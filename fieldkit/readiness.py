@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
 
+from .dates import day, move_in_sentence
+
 SEVERITY_WEIGHTS = {"blocker": 5, "major": 2, "minor": 1}
 STATUSES = ("todo", "pass", "fail", "na")
 # Worst first, so a verdict's index is its rank (higher is better).
 VERDICTS = ("NO_GO", "AT_RISK", "GO")
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Lists of names in client text stop here so a sentence stays readable.
 _MAX_NAMES = 3
 # The summary is one paragraph; the full list lives in Verdict.reasons.
@@ -103,15 +103,9 @@ def _is_are(n: int) -> str:
     return "is" if n == 1 else "are"
 
 
-def _fmt_date(day: date, ref_year: int) -> str:
-    """'3 Dec', or '3 Jan 2026' when the year differs from the move-in year."""
-    text = f"{day.day} {_MONTHS[day.month - 1]}"
-    return text if day.year == ref_year else f"{text} {day.year}"
-
-
-def _relative_to_move_in(day: date, move_in: date) -> str:
+def _relative_to_move_in(when: date, move_in: date) -> str:
     """'1 day before move-in', 'on move-in day', '2 days after move-in'."""
-    delta = (day - move_in).days
+    delta = (when - move_in).days
     if delta == 0:
         return "on move-in day"
     if delta < 0:
@@ -429,9 +423,9 @@ def _item_problems(ev: _Eval, evals: dict[int, _Eval], site: SiteFacts) -> list[
         names = _distinct([evals[d].item.title for d in ev.waiting_for])
         problems.append(f"waiting for: {', '.join(names)}")
     if ev.due is not None and ev.due < site.today:
-        problems.append(f"overdue since {_fmt_date(ev.due, year)}")
+        problems.append(f"overdue since {day(ev.due, year=year)}")
     elif ev.due is not None and ev.due > site.move_in:
-        problems.append(f"due {_fmt_date(ev.due, year)}, {_relative_to_move_in(ev.due, site.move_in)}")
+        problems.append(f"due {day(ev.due, year=year)}, {_relative_to_move_in(ev.due, site.move_in)}")
     return problems
 
 
@@ -481,7 +475,7 @@ def _due_clause(ev: _Eval, site: SiteFacts) -> str:
     year = site.move_in.year
     if ev.due is None:
         return "it has no due date yet"
-    when = _fmt_date(ev.due, year)
+    when = day(ev.due, year=year)
     relative = _relative_to_move_in(ev.due, site.move_in)
     if ev.due < site.today:
         late = _plural((site.today - ev.due).days, "day")
@@ -505,9 +499,9 @@ def _client_clauses(ev: _Eval, evals: dict[int, _Eval], site: SiteFacts) -> list
             text = other.item.title
             # Say when the thing it waits for is itself late: that is the real risk.
             if other.due is not None and other.due < site.today and other.open:
-                text += f" (was due {_fmt_date(other.due, year)}, {_plural((site.today - other.due).days, 'day')} overdue)"
+                text += f" (was due {day(other.due, year=year)}, {_plural((site.today - other.due).days, 'day')} overdue)"
             elif other.due is not None and _is_late(other, site):
-                text += f" (due {_fmt_date(other.due, year)}, {_relative_to_move_in(other.due, site.move_in)})"
+                text += f" (due {day(other.due, year=year)}, {_relative_to_move_in(other.due, site.move_in)})"
             waited.append(text)
         clauses.append(f"it is waiting for {_join_names(_distinct(waited))}")
     # Evidence gaps only matter once the work is reported done; before that "not ready" says it all.
@@ -555,18 +549,7 @@ def _blocker_texts(ev: _Eval, evals: dict[int, _Eval], rdeps: dict[int, list[int
 
 def _forecast(site: SiteFacts, open_blockers: list[_Eval], overdue: int) -> str:
     move_in, today = site.move_in, site.today
-    days = (move_in - today).days
-    when = f"{_WEEKDAYS[move_in.weekday()]} {_fmt_date(move_in, move_in.year)}"
-    if today.year != move_in.year:
-        when += f" {move_in.year}"
-    if days > 1:
-        parts = [f"Move-in is in {days} days ({when})."]
-    elif days == 1:
-        parts = [f"Move-in is tomorrow ({when})."]
-    elif days == 0:
-        parts = [f"Move-in is today ({when})."]
-    else:
-        parts = [f"Move-in was {_plural(-days, 'day')} ago ({when})."]
+    parts = [move_in_sentence(move_in, today, day(move_in, year=today.year, weekday=True))]
 
     count = len(open_blockers)
     if count == 0:
@@ -580,9 +563,9 @@ def _forecast(site: SiteFacts, open_blockers: list[_Eval], overdue: int) -> str:
             subject = "it" if count == 1 else "the last"
             if last < today:
                 late = _plural((today - last).days, "day")
-                text += f"; {subject} was due {_fmt_date(last, move_in.year)}, {late} overdue"
+                text += f"; {subject} was due {day(last, year=move_in.year)}, {late} overdue"
             else:
-                text += f"; {subject} is due {_fmt_date(last, move_in.year)}, {_relative_to_move_in(last, move_in)}"
+                text += f"; {subject} is due {day(last, year=move_in.year)}, {_relative_to_move_in(last, move_in)}"
             if undated:
                 text += f"; {undated} {'has' if undated == 1 else 'have'} no due date"
         else:

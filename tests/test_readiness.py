@@ -574,15 +574,20 @@ def test_bad_data_is_refused_rather_than_guessed(items, weights, message):
         assess(facts, items)
 
 
-def test_engine_stays_pure_with_no_web_or_database_imports():
-    source = Path(__file__).resolve().parents[1] / "fieldkit" / "readiness.py"
+def _imports(module: str) -> set[str]:
+    source = Path(__file__).resolve().parents[1] / "fieldkit" / f"{module}.py"
     imported = set()
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    assert imported <= {"math", "collections", "dataclasses", "datetime", "fractions"}
+    return imported
+
+
+def test_engine_stays_pure_with_no_web_or_database_imports():
+    assert _imports("readiness") <= {"math", "collections", "dataclasses", "datetime", "fractions", "dates"}
+    assert _imports("dates") == {"datetime"}
 
 
 def test_assess_accepts_the_same_facts_twice_with_the_same_answer():

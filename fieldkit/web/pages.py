@@ -1,6 +1,6 @@
 """Server-rendered pages for project managers, admins and clients."""
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -9,7 +9,7 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from .. import access, sites, sync
+from .. import access, dates, sites, sync
 from ..db import db
 from ..errors import FieldKitError
 from ..models import Item, ItemEvent, User
@@ -21,16 +21,16 @@ bp = Blueprint("pages", __name__)
 @bp.app_template_filter("day")
 def day_filter(value) -> str:
     """'2026-12-02' or a date -> 'Wed 2 Dec' (the year only when it is not this year)."""
-    value = date.fromisoformat(value) if isinstance(value, str) else value
-    text = f"{value:%a} {value.day} {value:%b}"
-    return text if value.year == date.today().year else f"{text} {value.year}"
+    return dates.day(value, year=date.today().year, weekday=True)
 
 
 @bp.app_template_filter("moment")
-def moment_filter(value) -> str:
-    """An ISO timestamp -> '23 Nov 13:55' (UTC)."""
-    value = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return f"{value.day} {value:%b %H:%M}"
+def moment_filter(value, seconds: bool = False) -> str:
+    """An ISO timestamp or a datetime (UTC) -> '23 Nov 13:55', or '23 Nov 13:55:12' with seconds."""
+    return dates.moment(value, year=False, seconds=seconds, zone=False)
+
+
+bp.add_app_template_filter(dates.first_upper, "first_upper")
 
 
 @bp.before_request

@@ -1,7 +1,7 @@
 """Sign-off, the handover pack and notifications: parse, authorise, call the domain, answer."""
 import io
 import re
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, url_for
@@ -211,14 +211,3 @@ def url_host(url: str) -> str:
     """Scheme and host of a webhook URL: its path is often the secret, so lists never show it."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else url
-
-
-@bp.app_template_filter("moment")
-def moment(iso: str) -> str:
-    """'2025-12-03T14:09:12+00:00' as '3 Dec 14:09:12'."""
-    return datetime.fromisoformat(iso).strftime("%-d %b %H:%M:%S")
-
-
-@bp.app_template_filter("first_upper")
-def first_upper(text: str) -> str:
-    return text[:1].upper() + text[1:]
