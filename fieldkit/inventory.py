@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from . import access, tags
 from .checklists import ASSET_KINDS
 from .errors import Conflict, NotFound, TooLarge, ValidationError
-from .models import ASSET_STATUSES, Asset, Item, Site, User, utcnow
+from .models import ASSET_STATUSES, Asset, AssetEvent, Item, Site, User, utcnow
 from .sites import refresh
 
 TEXT_LIMIT = 120
 SETTABLE = ("kind", "tag", "make", "model", "serial", "mac", "room", "status", "item_id")
+FIELD_LABELS = {"kind": "Kind", "tag": "Tag", "make": "Make", "model": "Model", "serial": "Serial", "mac": "MAC",
+                "room": "Room", "status": "Status", "item_id": "Checklist item"}
 KIND_ALIASES = {"access-point": "ap", "wap": "ap", "wifi-ap": "ap", "badge": "badge-reader",
                 "card-reader": "badge-reader", "desktop": "workstation", "pc": "workstation",
                 "mfp": "printer", "monitor": "display", "tv": "display", "voip-phone": "phone"}
@@ -153,13 +155,14 @@ def require_uuid(value, name: str) -> str:
 
 
 def upsert_asset(session: Session, user: User, site: Site, asset_id: str, changes: dict,
-                 base_rev: int | None = None) -> tuple[Asset, str]:
+                 base_rev: int | None = None, device_id: str | None = None) -> tuple[Asset, str]:
     """Create or change one asset of `site`; returns (asset, "applied" | "conflict").
 
     The caller has checked that `user` may work on `site`. A new asset needs a kind and gets a fresh tag
     unless one is given. `base_rev` older than the asset's revision means someone else changed it since
     the device last saw it: the change still applies (last writer wins field by field) and is reported
-    as a conflict, as item updates are.
+    as a conflict, as item updates are. Every creation and every real change is kept in the asset's
+    history (AssetEvent) with who, when and from which device.
     """
     unknown = set(changes) - set(SETTABLE)
     if unknown:
@@ -172,17 +175,29 @@ def upsert_asset(session: Session, user: User, site: Site, asset_id: str, change
         if "kind" not in values:
             raise ValidationError("A new asset needs a 'kind'.", "missing_kind")
         values.setdefault("tag", tags.new_tag(session))
-        asset = Asset(id=asset_id, site_id=site.id, **{"status": "ordered", **values})
+        asset = Asset(id=asset_id, site_id=site.id, rev=1, **{"status": "ordered", **values})
         session.add(asset)
+        created = {name: [None, value] for name, value in {"status": "ordered", **values}.items() if value}
+        session.add(AssetEvent(asset_id=asset_id, rev=1, base_rev=base_rev, kind="create", changes=created,
+                               user_id=user.id, device_id=device_id))
         return asset, "applied"
     conflict = base_rev is not None and base_rev != asset.rev
-    diff = {name: value for name, value in values.items() if getattr(asset, name) != value}
+    diff = {name: [getattr(asset, name), value] for name, value in values.items() if getattr(asset, name) != value}
     if diff:
-        for name, value in diff.items():
+        for name, (_, value) in diff.items():
             setattr(asset, name, value)
         asset.rev += 1
         asset.updated_at = utcnow()
+        session.add(AssetEvent(asset_id=asset.id, rev=asset.rev, base_rev=base_rev,
+                               kind="conflict" if conflict else "update", changes=diff, user_id=user.id,
+                               device_id=device_id))
     return asset, "conflict" if conflict else "applied"
+
+
+def asset_history(session: Session, asset: Asset, limit: int = 50) -> list[AssetEvent]:
+    """The asset's latest changes, newest first."""
+    return session.execute(select(AssetEvent).where(AssetEvent.asset_id == asset.id)
+                           .order_by(AssetEvent.id.desc()).limit(limit)).scalars().all()
 
 
 def apply_asset_upsert(session: Session, user: User, device_id: str, mutation: dict) -> tuple[str, int]:
@@ -196,7 +211,7 @@ def apply_asset_upsert(session: Session, user: User, device_id: str, mutation: d
     if base_rev is not None and (not isinstance(base_rev, int) or isinstance(base_rev, bool) or base_rev < 0):
         raise ValidationError("'base_rev' must be the asset's revision the change was made on.", "bad_base_rev")
     site = access.field_site_for(session, user, site_id)
-    _, status = upsert_asset(session, user, site, asset_id, changes, base_rev)
+    _, status = upsert_asset(session, user, site, asset_id, changes, base_rev, device_id)
     return status, site.id
 
 
@@ -371,7 +386,8 @@ def _import_row(session, user, site, number, cells, columns, existing, by_serial
         problems.append("kind is empty")
     if problems:
         return RowResult(row=number, status="rejected", tag=given.get("tag"), problems=problems)
-    asset, _ = upsert_asset(session, user, site, target.id if target else str(uuid.uuid4()), values)
+    asset, _ = upsert_asset(session, user, site, target.id if target else str(uuid.uuid4()), values,
+                            device_id="csv import")
     session.flush()
     existing[asset.tag] = asset
     if asset.serial:

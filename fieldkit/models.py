@@ -202,6 +202,24 @@ class Asset(Synced, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AssetEvent(db.Model):
+    """The history of an asset: what each change set, by whom, when and from where (a phone's device id,
+    "web" for the site page's form, "csv import"). A change made on a stale revision is a conflict: its
+    `changes` keep the value it overwrote beside the new one, so neither is lost."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    rev: Mapped[int] = mapped_column(Integer)
+    base_rev: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # create | update | conflict
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)  # {"serial": ["", "FGT60F..."], ...}
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    device_id: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+
+
 class Photo(Synced, db.Model):
     """Photo evidence; the file lives content-addressed under PHOTO_DIR by `sha256`."""
 

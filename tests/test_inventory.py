@@ -8,7 +8,7 @@ import pytest
 from fieldkit import inventory, sites, tags
 from fieldkit.db import db
 from fieldkit.errors import ValidationError
-from fieldkit.models import Site
+from fieldkit.models import Asset, Site
 from tests.conftest import login, update
 from tests.evidence import add_asset, encoded, photo_like, upload, upsert
 
@@ -436,3 +436,44 @@ def test_pm_marks_an_asset_installed_on_its_page_and_the_item_counts_it(app, api
     taken = browser.post(f"/sites/{site['id']}/assets/{other['id']}/edit", data={**form, "tag": ap["tag"]})
     assert taken.status_code == 400
     assert f"Tag {ap['tag']} is already on another asset." in taken.get_data(as_text=True)
+
+
+def test_every_change_to_an_asset_is_kept_with_who_when_and_from_where(app, api, site, bundle):
+    created = upsert(site["id"], kind="firewall", status="received", serial="FGT60F-1")
+    assert api["tech"].sync([created], device="phone-1").get_json()["acks"][0]["status"] == "applied"
+    assert api["tech"].sync([created], device="phone-1").get_json()["acks"][0]["status"] == "duplicate"
+    asset_id = created["asset_id"]
+    first = upsert(site["id"], asset_id, base_rev=1, status="installed", room="Comms room")
+    stale = upsert(site["id"], asset_id, base_rev=1, room="Reception", serial="FGT60F-1")  # serial unchanged
+    assert api["tech"].sync([first], device="phone-1").get_json()["acks"][0]["status"] == "applied"
+    assert api["pm"].sync([stale], device="pm-laptop").get_json()["acks"][0]["status"] == "conflict"
+    assert api["tech"].sync([upsert(site["id"], asset_id, base_rev=3, room="Reception")],
+                            device="phone-1").get_json()["acks"][0]["status"] == "applied"  # nothing changes
+
+    with app.app_context():
+        asset = db.session.get(Asset, asset_id)
+        tag = asset.tag  # the server's: the phone made none
+        events = [(e.kind, e.rev, e.base_rev, e.changes, e.user.email, e.device_id)
+                  for e in inventory.asset_history(db.session, asset)]
+    assert events == [
+        ("conflict", 3, 1, {"room": ["Comms room", "Reception"]}, "pm@example.com", "pm-laptop"),
+        ("update", 2, 1, {"status": ["received", "installed"], "room": ["", "Comms room"]}, "tech@example.com",
+         "phone-1"),
+        ("create", 1, None, {"kind": [None, "firewall"], "status": [None, "received"], "serial": [None, "FGT60F-1"],
+                             "tag": [None, tag]}, "tech@example.com", "phone-1")]
+
+    browser = app.test_client()
+    login(browser, "pm@example.com")
+    page = browser.get(f"/sites/{site['id']}/assets/{asset_id}/edit").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    circuit = next(i for i in bundle["items"] if i["key"] == "firewall-configured")
+    assert browser.post(f"/sites/{site['id']}/assets/{asset_id}/edit", data={
+        "csrf_token": token, "kind": "firewall", "status": "verified", "room": "Reception", "make": "Fortinet",
+        "model": "", "serial": "FGT60F-1", "mac": "", "tag": tag, "item_id": str(circuit["id"])}).status_code == 302
+    page = " ".join(browser.get(f"/sites/{site['id']}/assets/{asset_id}/edit").get_data(as_text=True).split())
+    assert "History" in page
+    assert (f"pm (web) changed: Status Installed → <b>Verified</b>, Make <span class=\"muted\">empty</span> → "
+            f"<b>Fortinet</b>, Checklist item <span class=\"muted\">empty</span> → <b>{circuit['title']}</b>") in page
+    assert "pm (pm-laptop) changed <span class=\"chip warn\">at the same time as someone else</span>" in page
+    assert ("tech (phone-1) added it: Status <b>Received</b>, Kind <b>Firewall</b>, Serial <b>FGT60F-1</b>, "
+            f"Tag <b>{tag}</b>") in page

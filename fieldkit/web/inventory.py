@@ -247,7 +247,7 @@ def _edit_asset(site_id: int, asset_id: str | None):
         changes["item_id"] = int(form.item_id.data) if (form.item_id.data or "").isdigit() else None
         try:
             saved, _ = inventory.upsert_asset(db.session, current_user, site, asset.id if asset else str(uuid.uuid4()),
-                                              changes)
+                                              changes, device_id="web")
             refresh(db.session, [site])
             db.session.commit()
         except FieldKitError as exc:
@@ -261,7 +261,10 @@ def _edit_asset(site_id: int, asset_id: str | None):
             flash(f"{'Saved' if asset else 'Added'} {inventory.kind_name(saved.kind).lower()} {saved.tag}.", "ok")
             return redirect(url_for("pages.site", site_id=site.id) + "#inventory")
     status = 400 if request.method == "POST" else 200
-    return render_template("site/asset_form.html", site=site, form=form, asset=asset), status
+    history = inventory.asset_history(db.session, asset) if asset else []
+    return render_template("site/asset_form.html", site=site, form=form, asset=asset, history=history,
+                           labels=inventory.FIELD_LABELS, item_titles={i.id: i.title for i in items},
+                           kind_name=inventory.kind_name), status
 
 
 @bp.post("/sites/<int:site_id>/assets/import")
