@@ -26,12 +26,18 @@ from fieldkit.models import Item
 
 
 def timed(fn, repeat=5):
+    """(result, median seconds, peak Python memory in bytes): timed first on its own, since tracemalloc
+    slows Python down, then run once more under tracemalloc for the memory peak."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
-    return result, statistics.median(times)
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return result, statistics.median(times), peak
 
 
 def main() -> None:
@@ -64,11 +70,8 @@ def main() -> None:
         db.session.commit()
         photos, assets = sites.item_counts(db.session, [big.id])
         site_facts, item_facts = sites.facts(big, items, photos, assets, date.today())
-        tracemalloc.start()
-        verdict, pure = timed(lambda: readiness.assess(site_facts, item_facts))
-        _, peak_pure = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        _, with_db = timed(lambda: (sites.refresh(db.session, [big]), db.session.commit()))
+        verdict, pure, peak_pure = timed(lambda: readiness.assess(site_facts, item_facts))
+        _, with_db, _ = timed(lambda: (sites.refresh(db.session, [big]), db.session.commit()))
         print(f"readiness, 2,000-item site: assess {pure * 1000:.1f} ms (peak {peak_pure / 2**20:.1f} MiB), "
               f"load + assess + store {with_db * 1000:.1f} ms; verdict {verdict.status}, score {verdict.score}")
 
@@ -92,10 +95,7 @@ def main() -> None:
         db.session.commit()
         many = board_queries()
         print(f"board SQL queries: {few[1]} with {few[0]} site(s), {many[1]} with {many[0]} sites")
-        tracemalloc.start()
-        board, board_time = timed(lambda: (db.session.expunge_all(), sites.board(db.session))[1])
-        _, peak_board = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        board, board_time, peak_board = timed(lambda: (db.session.expunge_all(), sites.board(db.session))[1])
         print(f"board, {len(board)} sites: {board_time * 1000:.1f} ms median, peak {peak_board / 2**20:.1f} MiB")
     print(f"process max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from fpdf import FPDF, FontFace
-from fpdf.enums import MethodReturnValue, XPos, YPos
+from fpdf.enums import XPos, YPos
 
 from .dates import day, first_upper, moment
 from .pdffonts import Fonts
@@ -117,19 +117,44 @@ class Pack(FPDF):
         self.set_font(self.faces.sans, "B", size)
         head = [[(self.faces.clean(text), "B", INK)] for text in header]
 
+        widths_of: dict[tuple[str, str], float] = {}  # (style, word) -> width at this size
+
+        def measure(word: str, style: str) -> float:
+            width = widths_of.get((style, word))
+            if width is None:
+                self.set_font(self.faces.sans, style, size)
+                width = widths_of[style, word] = self.get_string_width(word)
+            return width
+
         def lines(cell, width) -> list:
             text, style, colour = (cell, "", INK) if isinstance(cell, str) else cell
-            self.set_font(self.faces.sans, style, size)
             found = []
             for part in self.faces.clean(text).split("\n"):
-                if self.get_string_width(part) <= width - 2 * pad_x:
-                    found.append(part)
-                else:
-                    found += self.multi_cell(width - 2 * pad_x, line, part, dry_run=True,
-                                             output=MethodReturnValue.LINES)
+                found += wrap(part, width - 2 * pad_x, style)
             if len(found) > MAX_CELL_LINES:
                 found = [*found[:MAX_CELL_LINES - 1], "(more in FieldKit)"]
             return [(text, style, colour) for text in found or [""]]
+
+        def wrap(part: str, room: float, style: str) -> list[str]:
+            """Greedy word wrap with each word measured once per table (widths add up: no kerning here);
+            a word wider than the column is cut where it fills the line."""
+            done, line_words, used, space = [], [], 0.0, measure(" ", style)
+            for word in part.split(" "):
+                width = measure(word, style)
+                if line_words and used + space + width <= room:
+                    line_words.append(word)
+                    used += space + width
+                    continue
+                if line_words:
+                    done.append(" ".join(line_words))
+                while width > room and len(word) > 1:
+                    cut = next(n for n in range(len(word) - 1, 0, -1) if measure(word[:n], style) <= room or n == 1)
+                    done.append(word[:cut])
+                    word = word[cut:]
+                    width = measure(word, style)
+                line_words, used = [word], width
+            done.append(" ".join(line_words))
+            return done
 
         def draw(cells: list[list], fill) -> None:
             height = max(len(cell) for cell in cells) * line + 2 * pad_y

@@ -28,6 +28,9 @@ def font_dir() -> Path | None:
     return _find(os.environ.get("FIELDKIT_FONT_DIR"))
 
 
+_ASCII_CONTROLS = {code: None for code in [*range(32), 127] if code != ord("\n")}
+
+
 @lru_cache(maxsize=4)
 def _find(configured: str | None) -> Path | None:
     for folder in (configured, *SEARCHED):
@@ -46,7 +49,10 @@ def latin1(text) -> str:
 def unicode_text(text, drawable: frozenset[int]) -> str:
     """Text for DejaVu: composed, control characters dropped, and a '?' for each character the font has
     no glyph for (CJK, emoji), so nothing disappears without a trace."""
-    text = unicodedata.normalize("NFC", "" if text is None else str(text))
+    text = ("" if text is None else str(text)).replace("\t", " ")
+    if text.isascii():  # the common case: every printable ASCII character is in DejaVu
+        return text.translate(_ASCII_CONTROLS)
+    text = unicodedata.normalize("NFC", text)
     return "".join(ch if ord(ch) in drawable or ch == "\n" else "?" for ch in text
                    if ch == "\n" or unicodedata.category(ch)[0] != "C")
 
