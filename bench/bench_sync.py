@@ -112,6 +112,10 @@ def main() -> None:
         print(f"{'':<44} after replays: {db.session.scalar(select(func.count()).select_from(Mutation)):,} mutations, "
               f"{db.session.scalar(select(func.count()).select_from(ItemEvent)):,} history events (2 batches)")
 
+    fresh = json.loads(get_bundle())["items"]
+    small, small_twin = batch(fresh[:100]), batch(fresh[100:200])
+    measured("one sync of 100 (the field app's batch)", lambda: sync(small), lambda: sync(small_twin))
+
     pull = {"device_id": "bench-phone-2", "cursor": bundle["cursor"], "mutations": []}
     measured("pull of those changes by a second phone", lambda: client.post("/api/sync", json=pull, headers=headers))
 

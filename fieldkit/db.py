@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event, update
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +73,9 @@ def next_seq(session: Session) -> int:
         if value is None:
             raise RuntimeError("The sync counter is missing: run `flask --app app init-db`.")
         session.info["seq"] = value
+        # Taken inside a savepoint, the value is undone with it; taken outside, it lasts until commit.
+        real = session() if isinstance(session, scoped_session) else session
+        session.info["seq_in_savepoint"] = real.in_nested_transaction()
     return session.info["seq"]
 
 
@@ -87,7 +90,10 @@ def _stamp_changed_rows(session: Session, flush_context, instances) -> None:
             obj.seq = seq
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_seq(session: Session) -> None:
-    session.info.pop("seq", None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_seq(session: Session, transaction) -> None:
+    # after_commit also fires when a savepoint is released: a sync batch applies each mutation in its own
+    # savepoint, and must keep the one value it took for the whole transaction.
+    if transaction.parent is None or session.info.get("seq_in_savepoint"):
+        session.info.pop("seq", None)
+        session.info.pop("seq_in_savepoint", None)

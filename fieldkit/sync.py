@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import access
 from .access import MAX_ID
+from .db import next_seq
 from .errors import FieldKitError, NotFound, ValidationError
 from .inventory import apply_asset_upsert
 from .models import (
@@ -100,6 +101,7 @@ def _apply_one(session: Session, user: User, device_id: str, mutation) -> tuple[
     if handler is None:
         return _rejected(mutation_id, "unknown_type",
                          f"Unknown mutation type '{mutation.get('type')}'."), None
+    next_seq(session)  # once per batch, outside the savepoints, so every change of the batch shares it
     savepoint = session.begin_nested()
     try:
         status, site_id = handler(session, user, device_id, mutation)

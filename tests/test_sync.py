@@ -439,3 +439,14 @@ def test_two_devices_in_any_interleaving_converge_and_lose_nothing(api, steps, s
             assert setters == {"a", "b"}, "disputed although only one device reported a status"
     recorded = look(lambda session: session.execute(select(Mutation.id).where(Mutation.id.in_(ids))).scalars().all())
     assert sorted(recorded) == sorted(ids)
+
+
+def test_a_batch_takes_one_sequence_value_however_many_mutations_it_holds(api, bundle):
+    cursor = bundle["cursor"]
+    items = bundle["items"][:3]
+    mutations = [update(items[0], {"status": "pass"}), update(items[1], {"status": "bogus"}),
+                 update(items[2], {"note": "patch lead missing"})]
+    answer = api["tech"].sync(mutations, cursor=cursor).get_json()
+    assert [a["status"] for a in answer["acks"]] == ["applied", "rejected", "applied"]
+    seqs = {c["seq"] for c in answer["changes"] if c["type"] == "item"}
+    assert seqs == {cursor + 1} and answer["cursor"] == cursor + 1
