@@ -21,14 +21,12 @@ _PLAIN = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "
                         "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u2022": "-", "\u2265": ">=",
                         "\u2264": "<=", "\u2192": "->", "\u2713": "v", "\u00a0": " ", "\u20ac": "EUR",
                         "\u202f": " ", "\u2009": " "})
+_ASCII_CONTROLS = {code: None for code in [*range(32), 127] if code != ord("\n")}  # dropped for DejaVu
 
 
 def font_dir() -> Path | None:
     """The first folder (FIELDKIT_FONT_DIR, then the usual places) that holds all four DejaVu files, or None."""
     return _find(os.environ.get("FIELDKIT_FONT_DIR"))
-
-
-_ASCII_CONTROLS = {code: None for code in [*range(32), 127] if code != ord("\n")}
 
 
 @lru_cache(maxsize=4)
