@@ -107,7 +107,7 @@ def _item_id(session: Session, site: Site, value) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValidationError("'item_id' must be the id of a checklist item.", "bad_item_id")
-    item = session.get(Item, value)
+    item = session.get(Item, value) if 0 < value <= access.MAX_ID else None
     if item is None or item.site_id != site.id:
         raise ValidationError(f"Item {value} is not a checklist item of this site.", "bad_item_id")
     return value

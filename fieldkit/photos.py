@@ -241,7 +241,7 @@ def _whole(value, name: str, required: bool = False) -> int | None:
         if required:
             raise ValidationError(f"'{name}' is required.", "missing_field")
         return None
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 12:
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise ValidationError(f"'{name}' must be a whole number.", f"bad_{name}")
     return int(value)
 
@@ -272,7 +272,7 @@ def save_photo(session: Session, user: User, photo_dir: str, fields: UploadField
         return _replay(session, user, existing, fields, stream)
     site = access.field_site_for(session, user, fields.site_id)
     if fields.item_id is not None:
-        item = session.get(Item, fields.item_id)
+        item = session.get(Item, fields.item_id) if fields.item_id <= access.MAX_ID else None
         if item is None or item.site_id != site.id:
             raise ValidationError(f"Item {fields.item_id} is not a checklist item of this site.", "bad_item_id")
     asset = _asset_of_site(session, site, fields.asset_id) if fields.asset_id else None

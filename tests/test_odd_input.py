@@ -5,7 +5,7 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.evidence import encoded, photo_like, upload
+from tests.evidence import encoded, photo_like, upload, upsert
 
 scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=40)
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
@@ -79,3 +79,14 @@ def test_any_text_in_any_field_of_a_photo_upload(api, site, data):
     fields[key] = data.draw(st.text(max_size=60) | st.integers(-2**70, 2**70).map(str))
     body = data.draw(st.sampled_from([encoded(photo_like(64, 48)), b"", b"GIF89a not really", b"\xff\xd8\xff"]))
     refused_clearly(upload(api, "tech", fields.pop("site_id"), body, photo_id=fields.pop("id"), **fields))
+
+
+def test_numbers_past_the_database_range_or_in_other_scripts_are_refused_clearly(api, site, bundle):
+    """Found by the tests above on PostgreSQL, whose integer ids stop at 2**31 - 1."""
+    for item_id in ("2147483648", "²", "٣"):
+        answer = refused_clearly(upload(api, "tech", site["id"], encoded(photo_like(64, 48)), item_id=item_id))
+        assert answer.status_code == 400, item_id
+    ack = api["tech"].sync([upsert(site["id"], kind="ap", item_id=2**40)]).get_json()["acks"][0]
+    assert ack["status"] == "rejected" and ack["error"]["code"] == "bad_item_id"
+    for query in ("page=²", "skip=٣"):
+        assert api["pm"].get(f"/sites/{site['id']}/labels.png?{query}").status_code == 400

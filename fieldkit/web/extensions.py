@@ -39,7 +39,7 @@ def load_user(user_id: str) -> User | None:
     if request.headers.get("Authorization", "").startswith("Bearer "):
         # A request that names its token acts as the token's user, whatever session cookie came with it.
         return load_user_from_bearer(request)
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = db.session.get(User, int(user_id)) if user_id.isascii() and user_id.isdigit() else None
     return user if user is not None and user.active else None
 
 

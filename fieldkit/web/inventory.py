@@ -132,7 +132,7 @@ def labels_pdf(site_id: int):
 def labels_png(site_id: int):
     _, paper, chosen, skip = _label_request(site_id)
     page = request.args.get("page", "1")
-    if not page.isdigit():
+    if not (page.isascii() and page.isdigit()):
         raise ValidationError("'page' must be a page number.", "bad_page")
     data = qr.labels_png(chosen, paper, current_app.config["BASE_URL"], skip, int(page))
     return Response(data, mimetype="image/png")
@@ -147,7 +147,7 @@ def _label_request(site_id: int) -> tuple[Site, qr.Paper, list[Asset], int]:
     if ids and len(chosen) != len(ids):
         raise ValidationError("Some of the chosen assets are not on this site.", "bad_assets")
     skip = request.args.get("skip", "0") or "0"
-    if not skip.isdigit():
+    if not (skip.isascii() and skip.isdigit()):
         raise ValidationError("'skip' must be the number of labels already used on the first sheet.", "bad_skip")
     return site, paper, chosen, int(skip)
 
@@ -244,7 +244,7 @@ def _edit_asset(site_id: int, asset_id: str | None):
                    ("kind", "status", "room", "make", "model", "serial", "mac")}
         if form.tag.data and form.tag.data.strip():
             changes["tag"] = form.tag.data
-        changes["item_id"] = int(form.item_id.data) if (form.item_id.data or "").isdigit() else None
+        changes["item_id"] = int(form.item_id.data) if (form.item_id.data or "").isascii() and form.item_id.data.isdigit() else None
         try:
             saved, _ = inventory.upsert_asset(db.session, current_user, site, asset.id if asset else str(uuid.uuid4()),
                                               changes, device_id="web")
