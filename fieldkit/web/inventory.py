@@ -244,7 +244,8 @@ def _edit_asset(site_id: int, asset_id: str | None):
                    ("kind", "status", "room", "make", "model", "serial", "mac")}
         if form.tag.data and form.tag.data.strip():
             changes["tag"] = form.tag.data
-        changes["item_id"] = int(form.item_id.data) if (form.item_id.data or "").isascii() and form.item_id.data.isdigit() else None
+        item_id = form.item_id.data or ""
+        changes["item_id"] = int(item_id) if item_id.isascii() and item_id.isdigit() else None
         try:
             saved, _ = inventory.upsert_asset(db.session, current_user, site, asset.id if asset else str(uuid.uuid4()),
                                               changes, device_id="web")
