@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from fieldkit.db import db
 from fieldkit.models import Item, ItemEvent, Mutation, Photo
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import PASSWORD, sign_in
 
 
 def go_offline(context, server=None):
@@ -230,6 +230,36 @@ def test_signing_out_keeps_waiting_changes_and_the_next_person_sees_none_of_them
     bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
     assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
                  .scalar_one()) == "pass"
+
+
+def test_a_change_made_before_the_session_expired_is_sent_after_signing_in_again(app, server, phone, site):
+    """A 401 is no reason to drop anything: the change waits, the bar asks for a sign-in, then it goes, once."""
+    context = phone()
+    page = context.new_page()
+    open_app(page, server, "tech@example.com")
+    page.get_by_role("link", name="Acme Dental – new clinic").click()
+    open_item(page, ORDERED)
+    go_offline(context)
+    page.get_by_role("button", name="Pass").click()
+    bar(page).filter(has_text="1 change waiting").wait_for()
+
+    context.clear_cookies()  # hours in a basement: the session is gone by the time the signal is back
+    come_back(context)  # the app syncs on its own once the signal is back
+    bar(page).filter(has_text="you are signed out: sign in again to send your changes").wait_for(timeout=20_000)
+    assert "1 change waiting" in bar(page).inner_text() and "safe to close" not in bar(page).inner_text()
+    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
+                 .scalar_one()) == "todo"
+
+    bar(page).get_by_role("link", name="Sign in").click()
+    page.wait_for_url("**/login**")
+    page.fill("input[name=email]", "tech@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/field/**")
+    bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
+    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
+                 .scalar_one()) == "pass"
+    assert in_db(app, lambda s: s.execute(select(func.count()).select_from(Mutation)).scalar_one()) == 1
 
 
 def test_a_mistyped_tag_is_caught_offline_and_a_typed_tag_opens_the_asset(api, server, phone, site):
