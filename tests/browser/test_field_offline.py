@@ -262,6 +262,34 @@ def test_a_change_made_before_the_session_expired_is_sent_after_signing_in_again
     assert in_db(app, lambda s: s.execute(select(func.count()).select_from(Mutation)).scalar_one()) == 1
 
 
+def test_a_change_waiting_for_more_than_a_day_is_called_out(app, server, phone, site):
+    context = phone()
+    page = context.new_page()
+    open_app(page, server, "tech@example.com")
+    page.get_by_role("link", name="Acme Dental – new clinic").click()
+    open_item(page, ORDERED)
+    go_offline(context, server)
+    page.get_by_role("button", name="Pass").click()
+    bar(page).filter(has_text="1 change waiting").wait_for()
+    assert "has waited" not in bar(page).inner_text()
+
+    page.evaluate("""async () => {  // the change was made yesterday morning
+        const db = await new Promise(r => { const q = indexedDB.open('fieldkit-user-' + JSON.parse(
+            localStorage.getItem('fieldkit-user')).id); q.onsuccess = () => r(q.result); });
+        await new Promise(r => { const store = db.transaction('outbox', 'readwrite').objectStore('outbox');
+            store.getAll().onsuccess = (e) => { for (const row of e.target.result)
+                store.put({...row, at: row.at - 26 * 3600 * 1000}); store.transaction.oncomplete = r; }; });
+    }""")
+    page.reload()
+    bar(page).filter(has_text="the oldest change has waited 1 day: connect to send it").wait_for()
+
+    come_back(context, server)
+    bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
+    assert "has waited" not in bar(page).inner_text()
+    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
+                 .scalar_one()) == "pass"
+
+
 def test_a_mistyped_tag_is_caught_offline_and_a_typed_tag_opens_the_asset(api, server, phone, site):
     import uuid
 
