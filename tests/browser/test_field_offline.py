@@ -1,5 +1,6 @@
 """The field app in real Chromium at phone size: work with no signal, and every change reaches the server once."""
 import io
+from dataclasses import replace
 
 from PIL import Image
 from sqlalchemy import func, select
@@ -286,6 +287,36 @@ def test_a_change_waiting_for_more_than_a_day_is_called_out(app, server, phone, 
     come_back(context, server)
     bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
     assert "has waited" not in bar(page).inner_text()
+    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
+                 .scalar_one()) == "pass"
+
+
+def test_a_new_version_of_the_app_keeps_the_changes_waiting_on_the_phone(app, server, phone, site):
+    context = phone()
+    page = context.new_page()
+    open_app(page, server, "tech@example.com")
+    old = app.extensions["field"]
+    assert page.evaluate("caches.keys()") == [f"fieldkit-shell-{old.version}"]
+    page.get_by_role("link", name="Acme Dental – new clinic").click()
+    open_item(page, ORDERED)
+    context.route("**/api/sync", lambda route: route.fulfill(status=503, body="{}"))  # a bad moment for the server
+    page.get_by_role("button", name="Pass").click()
+    bar(page).filter(has_text="needs attention").wait_for(timeout=20_000)
+
+    # FieldKit is deployed again while the change waits: a new worker version, a new cache.
+    app.extensions["field"] = replace(old, version="0123456789abcdef",
+                                      worker=old.worker.replace(old.version.encode(), b"0123456789abcdef"))
+    page.reload()
+    page.wait_for_function("caches.keys().then(k => k.join() === 'fieldkit-shell-0123456789abcdef')",
+                           timeout=15_000)  # the old version's cache is gone
+    page.get_by_role("button", name="FieldKit was updated: tap to reload").click()
+    page.get_by_role("heading", name=ORDERED).wait_for()
+    page.get_by_text("saved on this phone, not synced yet").wait_for()
+    assert "1 change waiting" in bar(page).inner_text()
+
+    context.unroute("**/api/sync")
+    page.get_by_role("button", name="Sync now").click()
+    bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
     assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
                  .scalar_one()) == "pass"
 
