@@ -65,3 +65,20 @@ class UnsupportedMedia(FieldKitError):
 
     code = "unsupported_media_type"
     status = 415
+
+
+def has_nul(value) -> bool:
+    """Whether a text anywhere in `value` (nested lists, tuples and dicts, keys too) holds the NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(item) for item in value)
+    return False
+
+
+def refuse_nul(value, what: str = "The request") -> None:
+    """No person types U+0000 and PostgreSQL cannot store it in text: refuse it clearly, before any write."""
+    if has_nul(value):
+        raise ValidationError(f"{what} contains the NUL character (U+0000), which no text may hold.", "bad_text")

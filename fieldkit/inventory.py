@@ -297,6 +297,9 @@ def import_csv(session: Session, user: User, site: Site, raw: bytes) -> ImportRe
     access.require_role(user, access.MANAGER_ROLES)
     if len(raw) > MAX_CSV_BYTES:
         raise TooLarge(f"The CSV file is larger than {MAX_CSV_BYTES // MiB} MiB; split it into smaller files.")
+    if b"\x00" in raw:  # a spreadsheet's own format, or "Unicode text" (UTF-16), not a CSV file
+        raise ValidationError("This file is not a CSV text file. In Excel, use Save As and choose "
+                              "'CSV UTF-8 (comma delimited)', then import that file.", "not_csv")
     rows = list(csv.reader(io.StringIO(_decode(raw)), _dialect(raw)))
     if not rows:
         raise ValidationError("The CSV file is empty.", "empty_csv")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from . import access
 from .access import MAX_ID
 from .db import next_seq
-from .errors import FieldKitError, NotFound, ValidationError
+from .errors import FieldKitError, NotFound, ValidationError, refuse_nul
 from .inventory import apply_asset_upsert
 from .models import (
     ITEM_STATUSES,
@@ -57,7 +57,7 @@ def apply_batch(session: Session, user: User, body: dict) -> dict:
         raise ValidationError("The body must be a JSON object.", "bad_body")
     access.require_role(user, access.FIELD_ROLES)
     device_id = body.get("device_id")
-    if not isinstance(device_id, str) or not 0 < len(device_id) <= 100:
+    if not isinstance(device_id, str) or not 0 < len(device_id) <= 100 or "\x00" in device_id:
         raise ValidationError("'device_id' must be a short text naming the device.", "bad_device_id")
     cursor = body.get("cursor") or 0
     if not isinstance(cursor, int) or isinstance(cursor, bool) or not 0 <= cursor <= MAX_SEQ:
@@ -104,6 +104,7 @@ def _apply_one(session: Session, user: User, device_id: str, mutation) -> tuple[
     next_seq(session)  # once per batch, outside the savepoints, so every change of the batch shares it
     savepoint = session.begin_nested()
     try:
+        refuse_nul(mutation, "The change")
         status, site_id = handler(session, user, device_id, mutation)
         session.add(Mutation(id=mutation_id, payload_hash=digest, type=mutation["type"], site_id=site_id,
                              user_id=user.id, device_id=device_id, status=status))

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from tests.evidence import encoded, photo_like, upload, upsert
 
-scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=40)
+scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=40)
+           | st.just("a NUL \x00 inside"))
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
 odd = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -90,3 +91,34 @@ def test_numbers_past_the_database_range_or_in_other_scripts_are_refused_clearly
     assert ack["status"] == "rejected" and ack["error"]["code"] == "bad_item_id"
     for query in ("page=²", "skip=٣"):
         assert api["pm"].get(f"/sites/{site['id']}/labels.png?{query}").status_code == 400
+
+
+def test_text_holding_the_nul_character_is_refused_clearly_wherever_it_is_typed(api, client, site, bundle):
+    """PostgreSQL cannot store U+0000 in text: each way in says so with a 400 and stores nothing."""
+    item, other = bundle["items"][:2]
+    bad = {"id": str(uuid.uuid4()), "type": "item.update", "item_id": item["id"], "base_rev": item["rev"],
+           "set": {"note": "cable\x00test"}}
+    good = {"id": str(uuid.uuid4()), "type": "item.update", "item_id": other["id"], "base_rev": other["rev"],
+            "set": {"note": "fine"}}
+    acks = api["tech"].sync([bad, good, upsert(site["id"], kind="ap", serial="SN\x00")]).get_json()["acks"]
+    assert [ack["status"] for ack in acks] == ["rejected", "applied", "rejected"]
+    assert acks[0]["error"]["code"] == acks[2]["error"]["code"] == "bad_text"
+    assert "NUL" in acks[0]["error"]["message"]
+    assert api["tech"].get(f"/api/sites/{site['id']}/bundle").get_json()["items"][0]["note"] == ""
+
+    answers = [
+        api["tech"].post("/api/sync", {"device_id": "phone\x00", "cursor": 0, "mutations": []}),
+        api["pm"].post("/api/sites", {"name": "Nul\x00 office", "client": "Acme Dental", "template": "office-move",
+                                      "move_in": "2027-03-01", "rooms": ["Reception"]}),
+        api["client"].post(f"/api/sites/{site['id']}/signoff", {"name": "Helen\x00", "signature": "x"}),
+        api["pm"].client.post(f"/api/sites/{site['id']}/assets.csv", data=b"kind,serial\nap,SN\x001\n",
+                              headers={**api["pm"].headers, "Content-Type": "text/csv"}),
+        api["pm"].get(f"/sites/{site['id']}/labels.pdf?paper=a4%00"),
+        api["tech"].get("/t/ABC%00"),
+        client.post("/login", data={"email": "pm@example.com\x00", "password": "x"}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answers[3].get_json()["error"]["code"] == "not_csv"
+    assert "NUL" in answers[1].get_json()["error"]["message"]
+    assert [s["name"] for s in api["pm"].get("/api/sites").get_json()] == [site["name"]]

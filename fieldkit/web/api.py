@@ -7,7 +7,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import access, sites, sync
 from ..db import db
-from ..errors import FieldKitError, ValidationError
+from ..errors import FieldKitError, ValidationError, refuse_nul
 from ..payloads import site_json
 from .extensions import csrf
 
@@ -54,10 +54,13 @@ def _same_origin() -> bool:
     return origin is not None and urlsplit(origin).netloc == request.host
 
 
-def body() -> dict:
+def body(each_part_alone: bool = False) -> dict:
+    """The JSON body; refused whole if any text in it holds NUL, unless the caller checks each part alone."""
     data = request.get_json(silent=True)
     if data is None:
         raise ValidationError("The body must be JSON (Content-Type: application/json).", "bad_json")
+    if not each_part_alone:
+        refuse_nul(data)
     return data
 
 
@@ -101,7 +104,7 @@ def bundle(site_id: int):
 
 @bp.post("/sync")
 def sync_batch():
-    return jsonify(sync.apply_batch(db.session, current_user, body()))
+    return jsonify(sync.apply_batch(db.session, current_user, body(each_part_alone=True)))
 
 
 @bp.get("/sites/<int:site_id>/readiness")

@@ -4,7 +4,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..db import db
-from ..errors import FieldKitError
+from ..errors import FieldKitError, refuse_nul
 
 CODES = {400: "bad_request", 401: "login_required", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
@@ -22,6 +22,13 @@ def error_response(status: int, code: str, message: str):
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_in_what_was_typed():
+        # JSON bodies are checked by the API (a sync refuses one mutation, not its whole batch); uploads
+        # check their own fields, and are not parsed here before the sender is known.
+        typed = request.form if request.mimetype == "application/x-www-form-urlencoded" else None
+        refuse_nul([request.path, list(request.args.items(multi=True)), list(typed.items(multi=True)) if typed else []])
+
     @app.errorhandler(FieldKitError)
     def domain_error(exc: FieldKitError):
         return error_response(exc.status, exc.code, exc.message)
