@@ -13,6 +13,7 @@ from .models import Asset, Checklist, Item, Photo, Site, User, utcnow
 from .payloads import asset_json, item_json, photo_json, site_json
 
 MAX_ROOMS = 60
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # of a move-in or a due date
 INSTALLED = ("installed", "verified")
 
 
@@ -21,10 +22,14 @@ def parse_date(value, field: str) -> date:
     if not isinstance(value, str):
         raise ValidationError(f"'{field}' must be a date written YYYY-MM-DD.", "bad_date")
     try:
-        return date.fromisoformat(value) if len(value) == 10 else _raise()
+        parsed = date.fromisoformat(value) if len(value) == 10 else _raise()
     except ValueError:
         raise ValidationError(f"'{field}' must be a date written YYYY-MM-DD, not '{value[:40]}'.",
                               "bad_date") from None
+    if not FIRST_DAY <= parsed <= LAST_DAY:  # a typo such as 9999, and due dates past the calendar's end
+        raise ValidationError(f"'{field}' must be a date between {FIRST_DAY.year} and {LAST_DAY.year}, not "
+                              f"{value}.", "bad_date")
+    return parsed
 
 
 def _raise():

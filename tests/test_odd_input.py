@@ -122,3 +122,16 @@ def test_text_holding_the_nul_character_is_refused_clearly_wherever_it_is_typed(
     assert answers[3].get_json()["error"]["code"] == "not_csv"
     assert "NUL" in answers[1].get_json()["error"]["message"]
     assert [s["name"] for s in api["pm"].get("/api/sites").get_json()] == [site["name"]]
+
+
+def test_dates_past_the_calendars_end_are_refused_clearly(api, site, bundle):
+    """Found by the form test: a move-in on 31 Dec 9999 put due dates past the last day Python knows."""
+    for move_in in ("9999-12-31", "2100-01-01", "1999-12-31"):
+        answer = api["pm"].post("/api/sites", {"name": "Far", "client": "Acme Dental", "template": "office-move",
+                                               "move_in": move_in, "rooms": ["Reception"]})
+        assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "bad_date", move_in
+        assert "between 2000 and 2099" in answer.get_json()["error"]["message"]
+    item = bundle["items"][0]
+    ack = api["tech"].sync([{"id": str(uuid.uuid4()), "type": "item.update", "item_id": item["id"],
+                             "base_rev": item["rev"], "set": {"due": "9999-12-31"}}]).get_json()["acks"][0]
+    assert ack["status"] == "rejected" and ack["error"]["code"] == "bad_date"
