@@ -4,7 +4,9 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
+from ..access import MAX_ID
 from ..accounts import user_for_token
 from ..db import db
 from ..models import User
@@ -24,7 +26,15 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().save_session(app, session, response)
 
 
+class IdConverter(IntegerConverter):
+    """<int:...> in every route: a number past the 32-bit ids of PostgreSQL names nothing, so it is a 404."""
+
+    def __init__(self, url_map, max: int = MAX_ID, **kwargs):
+        super().__init__(url_map, max=max, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
     app.session_interface = SessionInterface()
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
