@@ -135,3 +135,15 @@ def test_dates_past_the_calendars_end_are_refused_clearly(api, site, bundle):
     ack = api["tech"].sync([{"id": str(uuid.uuid4()), "type": "item.update", "item_id": item["id"],
                              "base_rev": item["rev"], "set": {"due": "9999-12-31"}}]).get_json()["acks"][0]
     assert ack["status"] == "rejected" and ack["error"]["code"] == "bad_date"
+
+
+def test_json_nested_deeper_than_any_body_needs_is_refused_clearly(api, site):
+    for depth in (21, 990, 100_000):
+        nested = "[" * depth + "]" * depth
+        for who, url, body in (("pm", "/api/sites", nested),
+                               ("tech", "/api/sync", '{"device_id": "x", "mutations": [' + nested + "]}"),
+                               ("client", f"/api/sites/{site['id']}/signoff", '{"name": ' + nested + "}")):
+            answer = api[who].client.post(url, data=body, headers={**api[who].headers,
+                                                                   "Content-Type": "application/json"})
+            assert answer.status_code == 400, (url, depth)
+            assert answer.get_json()["error"]["message"] == "The JSON is nested more than 20 levels deep."

@@ -14,6 +14,7 @@ from .extensions import csrf
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+MAX_DEPTH = 20  # API bodies nest a handful of levels; deeper is an attack or a bug
 
 
 class LoginRequired(FieldKitError):
@@ -56,12 +57,31 @@ def _same_origin() -> bool:
 
 def body(each_part_alone: bool = False) -> dict:
     """The JSON body; refused whole if any text in it holds NUL, unless the caller checks each part alone."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # thousands of nested brackets
+        data = deep = True
+    else:
+        deep = _deeper_than(data, MAX_DEPTH)
     if data is None:
         raise ValidationError("The body must be JSON (Content-Type: application/json).", "bad_json")
+    if deep:
+        raise ValidationError(f"The JSON is nested more than {MAX_DEPTH} levels deep.", "bad_json")
     if not each_part_alone:
         refuse_nul(data)
     return data
+
+
+def _deeper_than(value, limit: int) -> bool:
+    todo = [(value, 1)]
+    while todo:
+        value, level = todo.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            if level > limit:
+                return True
+            todo.extend((child, level + 1) for child in children)
+    return False
 
 
 @bp.get("/templates")
