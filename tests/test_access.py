@@ -139,12 +139,23 @@ def test_login_then_logout(client, people):
     assert client.get("/board").status_code == 302
 
 
-def test_login_redirect_never_leaves_the_site(client, people):
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example/x", "/%5Cevil.example", "/\t/evil.example",
+                                    "https://evil.example/", "evil.example"])
+def test_login_redirect_never_leaves_the_site(app, people, target):
+    client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    response = client.post("/login?next=//evil.example/x", data={
+    response = client.post("/login", query_string={"next": target.replace("%5C", "\\")}, data={
         "email": "pm@example.com", "password": "correct-horse-1", "csrf_token": token})
     assert response.headers["Location"] == "/board"
+
+
+def test_login_goes_back_to_the_page_that_asked(client, people):
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    response = client.post("/login", query_string={"next": "/field/sites/3?tab=rooms"}, data={
+        "email": "tech@example.com", "password": "correct-horse-1", "csrf_token": token})
+    assert response.headers["Location"] == "/field/sites/3?tab=rooms"
 
 
 def test_session_cookie_is_http_only_and_same_site(client, people):

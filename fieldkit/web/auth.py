@@ -51,5 +51,7 @@ def logout():
 
 
 def _is_local(target: str) -> bool:
-    parts = urlsplit(target)
-    return bool(target) and target.startswith("/") and not target.startswith("//") and not parts.netloc
+    # Browsers read "\" as "/" and drop tabs and newlines, so "/\evil.example" would leave the site.
+    if not target.startswith("/") or "\\" in target or any(ord(c) < 32 for c in target):
+        return False
+    return not target.startswith("//") and not urlsplit(target).netloc
