@@ -1,18 +1,27 @@
 """Users, roles, clients and API tokens."""
 import hashlib
+import math
 import re
 import secrets
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import NotFound, ValidationError
-from .models import ROLES, ApiToken, Client, User, utcnow
+from .errors import FieldKitError, NotFound, ValidationError
+from .models import ROLES, ApiToken, Client, LoginThrottle, User, utcnow
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # werkzeug's default (scrypt); tests swap in a cheap method so hundreds of logins stay fast.
 PASSWORD_METHOD = "scrypt"
+FREE_TRIES = 5  # wrong passwords in a row before the email must wait; the wait doubles up to 16 minutes
+FIRST_WAIT = timedelta(minutes=1)
+
+
+class TooManyTries(FieldKitError):
+    code = "too_many_tries"
+    status = 429
 
 
 def get_or_create_client(session: Session, name: str) -> Client:
@@ -55,14 +64,35 @@ def find_user(session: Session, email: str) -> User | None:
     return session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with that email and password, or None."""
-    user = find_user(session, email)
+def authenticate(session: Session, email: str, password: str, now: datetime | None = None) -> User | None:
+    """The active user with that email and password, or None; the caller commits either way.
+
+    After FREE_TRIES wrong passwords in a row an email waits before the next try, so a password cannot
+    be guessed by brute force; the right password during the wait is refused too.
+    """
+    now = now or utcnow()
+    key = email.strip().lower()[:320]
+    throttle = session.get(LoginThrottle, key)
+    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        minutes = math.ceil((throttle.locked_until - now).total_seconds() / 60)
+        raise TooManyTries(f"Too many wrong passwords for {key}. Wait {minutes} minute{'s' * (minutes > 1)} "
+                           "and try again.")
+    user = find_user(session, key)
     if user is None or not user.active or not user.password_hash:
         # Same work either way, so response times do not tell which emails have accounts.
         check_password_hash(generate_password_hash("x", method=PASSWORD_METHOD), password)
-        return None
-    return user if check_password_hash(user.password_hash, password) else None
+        user = None
+    elif check_password_hash(user.password_hash, password):
+        if throttle is not None:
+            session.delete(throttle)
+        return user
+    if throttle is None:
+        throttle = LoginThrottle(email=key, failures=0)
+        session.add(throttle)
+    throttle.failures += 1
+    if throttle.failures >= FREE_TRIES:
+        throttle.locked_until = now + FIRST_WAIT * 2 ** min(throttle.failures - FREE_TRIES, 4)
+    return None
 
 
 def create_token(session: Session, email: str, label: str = "") -> str:

@@ -78,6 +78,14 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
+class LoginThrottle(db.Model):
+    """Wrong passwords in a row for one email (known or not, so a lock-out tells nothing about accounts)."""
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 site_technician = Table(
     "site_technician",
     db.metadata,

@@ -63,3 +63,13 @@ def test_init_db_and_demo_are_safe_to_run_twice(app):
         assert len(sites) == 2 and len({s.status for s in sites} | {s.score for s in sites}) >= 2
         assert db.session.execute(select(User).where(User.email == "client@example.com")).scalar_one().client
         assert any(s.disputed_count for s in sites)
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_describe(app):
+    """A model changed without a migration would work in tests built from models and fail in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with app.app_context(), db.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    assert differences == []

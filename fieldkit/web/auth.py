@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..accounts import authenticate
+from ..accounts import TooManyTries, authenticate
 from ..db import db
 
 bp = Blueprint("auth", __name__)
@@ -31,15 +31,21 @@ def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        user = authenticate(db.session, form.email.data, form.password.data)
+        try:
+            user = authenticate(db.session, form.email.data, form.password.data)
+        except TooManyTries as exc:
+            flash(exc.message, "error")
+            return render_template("login.html", form=form), exc.status
+        db.session.commit()  # the count of wrong passwords, or its end
         if user is not None:
             session.clear()  # a new session on sign-in: nothing of the previous one carries over
             login_user(user)
             target = request.args.get("next", "")
             return redirect(target if _is_local(target) else home_for(user))
         flash("That email and password do not match an account.", "error")
-    return render_template("login.html", form=form), 400 if request.method == "POST" else 200
+    return render_template("login.html", form=form), status
 
 
 @bp.post("/logout")
