@@ -117,6 +117,19 @@ def main() -> None:
         site_id, client_id = site.id, client.id
         print(f"{db.engine.dialect.name}: site with {len(items)} items, {DEVICES} devices, {PHOTOS} photos")
 
+    browser = app.test_client()
+    form = browser.get("/login").get_data(as_text=True)
+    token = form.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    browser.post("/login", data={"email": "pm@bench.test", "password": "bench-password", "csrf_token": token})
+
+    def site_page():
+        answer = browser.get(f"/sites/{site_id}")
+        assert answer.status_code == 200
+        return len(answer.get_data())
+
+    page_size = measure("the PM's site page (GET /sites/{id})", site_page)
+    print(f"{'':<44} {page_size / 1024:.0f} KiB of HTML")
+
     body = {"name": "Bench Signer", "signature": signature()}
 
     def sign():
