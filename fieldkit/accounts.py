@@ -5,10 +5,11 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .db import upsert
 from .errors import FieldKitError, NotFound, ValidationError
 from .models import ROLES, ApiToken, Client, LoginThrottle, User, utcnow
 
@@ -72,26 +73,27 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
     """
     now = now or utcnow()
     key = email.strip().lower()[:320]
-    throttle = session.get(LoginThrottle, key)
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-        minutes = math.ceil((throttle.locked_until - now).total_seconds() / 60)
+    this_email = LoginThrottle.email == key
+    locked_until = session.execute(select(LoginThrottle.locked_until).where(this_email)).scalar_one_or_none()
+    if locked_until is not None and locked_until > now:
+        minutes = math.ceil((locked_until - now).total_seconds() / 60)
         raise TooManyTries(f"Too many wrong passwords for {key}. Wait {minutes} minute{'s' * (minutes > 1)} "
                            "and try again.")
     user = find_user(session, key)
     if user is None or not user.active or not user.password_hash:
         # Same work either way, so response times do not tell which emails have accounts.
         check_password_hash(generate_password_hash("x", method=PASSWORD_METHOD), password)
-        user = None
     elif check_password_hash(user.password_hash, password):
-        if throttle is not None:
-            session.delete(throttle)
+        session.execute(delete(LoginThrottle).where(this_email))
         return user
-    if throttle is None:
-        throttle = LoginThrottle(email=key, failures=0)
-        session.add(throttle)
-    throttle.failures += 1
-    if throttle.failures >= FREE_TRIES:
-        throttle.locked_until = now + FIRST_WAIT * 2 ** min(throttle.failures - FREE_TRIES, 4)
+    # Counted in the database in one statement, so guesses sent in parallel are all counted.
+    counted = upsert(session, LoginThrottle).values(email=key, failures=1)
+    failures = session.execute(counted.on_conflict_do_update(
+        index_elements=["email"], set_={"failures": LoginThrottle.failures + 1}).returning(LoginThrottle.failures)
+    ).scalar_one()
+    if failures >= FREE_TRIES:
+        wait = FIRST_WAIT * 2 ** min(failures - FREE_TRIES, 4)
+        session.execute(update(LoginThrottle).where(this_email).values(locked_until=now + wait))
     return None
 
 

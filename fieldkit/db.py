@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 NAMING = {
@@ -55,6 +56,12 @@ def _sqlite_transaction_before_savepoint(conn, name) -> None:
 
 class Synced:
     """Mixin for rows that phones pull: `seq` is the sync sequence value of their last change."""
+
+
+def upsert(session: Session, model):
+    """INSERT for `model` with the database's ON CONFLICT clause (PostgreSQL and SQLite both have it)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
 
 
 def next_seq(session: Session) -> int:

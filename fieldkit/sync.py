@@ -6,13 +6,12 @@ import uuid
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import access
 from .access import MAX_ID
-from .db import next_seq
+from .db import next_seq, upsert
 from .errors import FieldKitError, NotFound, ValidationError, refuse_nul
 from .inventory import apply_asset_upsert
 from .models import (
@@ -277,8 +276,7 @@ def _record_sync(session: Session, user: User, device_id: str, touched: set[int]
     if not site_ids:
         return
     # One upsert: two syncs from a new device at the same moment must not collide on the unique key.
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(DeviceSync).values([
+    statement = upsert(session, DeviceSync).values([
         {"site_id": site_id, "user_id": user.id, "device_id": device_id, "at": utcnow()}
         for site_id in sorted(site_ids)])
     session.execute(statement.on_conflict_do_update(

@@ -1,4 +1,5 @@
 """Every role boundary: who may see and do what (API.md "Authentication and roles")."""
+import threading
 from datetime import timedelta
 
 import pytest
@@ -200,3 +201,28 @@ def test_guessing_passwords_makes_the_email_wait_and_the_right_one_ends_the_coun
     assert attempt("pm@example.com", "correct-horse-1").status_code == 302
     with app.app_context():
         assert db.session.get(LoginThrottle, "pm@example.com") is None
+
+
+def test_guesses_sent_at_the_same_moment_are_all_counted(app, people):
+    """A script firing guesses in parallel gets no extra tries and no error pages."""
+    browsers = []
+    for _ in range(6):
+        browser = app.test_client()
+        page = browser.get("/login").get_data(as_text=True)
+        browsers.append((browser, page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]))
+    answers = []
+    start = threading.Barrier(len(browsers))
+
+    def guess(browser, token):
+        start.wait()
+        answers.append(browser.post("/login", data={"email": "new-guess@example.com", "password": "wrong-guess",
+                                                    "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) in ([400] * 6, [400] * 5 + [429])
+    with app.app_context():
+        assert db.session.get(LoginThrottle, "new-guess@example.com").failures == answers.count(400)

@@ -26,8 +26,8 @@ def init_app(app: Flask) -> None:
     def refuse_nul_in_what_was_typed():
         # JSON bodies are checked by the API (a sync refuses one mutation, not its whole batch); uploads
         # check their own fields, and are not parsed here before the sender is known.
-        typed = request.form if request.mimetype == "application/x-www-form-urlencoded" else None
-        refuse_nul([request.path, list(request.args.items(multi=True)), list(typed.items(multi=True)) if typed else []])
+        typed = request.form.items(multi=True) if request.mimetype == "application/x-www-form-urlencoded" else ()
+        refuse_nul([request.path, list(request.args.items(multi=True)), list(typed)])
 
     @app.errorhandler(FieldKitError)
     def domain_error(exc: FieldKitError):
