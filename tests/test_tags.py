@@ -94,5 +94,6 @@ def test_new_tags_are_unique_across_the_whole_database(app, api, site, monkeypat
 
 def test_random_tags_are_valid_and_spread():
     made = {tags.random_tag() for _ in range(2000)}
-    assert len(made) == 2000
+    # 31^6 bodies: a repeat among 2,000 happens about once in 450 runs (new_tag retries it); ten never do.
+    assert len(made) > 1990
     assert all(tags.is_valid(tag) for tag in made)
