@@ -226,3 +226,13 @@ def test_guesses_sent_at_the_same_moment_are_all_counted(app, people):
     assert sorted(answers) in ([400] * 6, [400] * 5 + [429])
     with app.app_context():
         assert db.session.get(LoginThrottle, "new-guess@example.com").failures == answers.count(400)
+
+
+def test_pages_cannot_be_framed_by_another_site_and_load_only_their_own_code(client, people):
+    page = client.get("/login")
+    policy = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy and "script-src" not in policy
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
+    answer = client.get("/api/templates")
+    assert answer.status_code == 401 and answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in answer.headers  # JSON, PDFs and images are not pages

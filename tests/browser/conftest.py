@@ -80,17 +80,21 @@ def phone(chromium, server):
 
     It asks for `server` so that its contexts close, and their connections with them, before the
     server stops."""
-    contexts = []
+    contexts, refused = [], []
 
     def make():
         context = chromium.new_context(**PHONE)
         context.set_default_timeout(10_000)
+        # Anything the page's security policy blocks is a bug: the page relies on something it may not load.
+        context.on("console", lambda message: "Content Security Policy" in message.text
+                   and refused.append(message.text))
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         context.close()
+    assert not refused, refused
 
 
 def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:
