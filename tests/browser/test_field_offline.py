@@ -48,6 +48,21 @@ def in_db(app, query):
         return query(db.session)
 
 
+def status_in_db(app, site, title):
+    return in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == title))
+                 .scalar_one())
+
+
+def tech_on_item(phone, server, title):
+    """A technician's phone with the field app open on one item of the Acme Dental site."""
+    context = phone()
+    page = context.new_page()
+    open_app(page, server, "tech@example.com")
+    page.get_by_role("link", name="Acme Dental – new clinic").click()
+    open_item(page, title)
+    return context, page
+
+
 ORDERED = "Internet circuit ordered, install date confirmed in writing"
 SURVEY = "ISP site survey done and landlord wayleave signed"
 LIVE = "Internet circuit live, handed over and speed tested"
@@ -194,11 +209,7 @@ def test_a_photo_taken_offline_stays_on_the_phone_until_the_server_takes_it(app,
 
 
 def test_signing_out_keeps_waiting_changes_and_the_next_person_sees_none_of_them(app, server, phone, site):
-    context = phone()
-    page = context.new_page()
-    open_app(page, server, "tech@example.com")
-    page.get_by_role("link", name="Acme Dental – new clinic").click()
-    open_item(page, ORDERED)
+    context, page = tech_on_item(phone, server, ORDERED)
     go_offline(context)
     page.get_by_role("button", name="Pass").click()
     bar(page).filter(has_text="1 change waiting").wait_for()
@@ -229,17 +240,12 @@ def test_signing_out_keeps_waiting_changes_and_the_next_person_sees_none_of_them
     context.unroute("**/api/sync")
     sign_in(page, server.url, "tech@example.com")
     bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
-    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
-                 .scalar_one()) == "pass"
+    assert status_in_db(app, site, ORDERED) == "pass"
 
 
 def test_a_change_made_before_the_session_expired_is_sent_after_signing_in_again(app, server, phone, site):
     """A 401 is no reason to drop anything: the change waits, the bar asks for a sign-in, then it goes, once."""
-    context = phone()
-    page = context.new_page()
-    open_app(page, server, "tech@example.com")
-    page.get_by_role("link", name="Acme Dental – new clinic").click()
-    open_item(page, ORDERED)
+    context, page = tech_on_item(phone, server, ORDERED)
     go_offline(context)
     page.get_by_role("button", name="Pass").click()
     bar(page).filter(has_text="1 change waiting").wait_for()
@@ -248,8 +254,7 @@ def test_a_change_made_before_the_session_expired_is_sent_after_signing_in_again
     come_back(context)  # the app syncs on its own once the signal is back
     bar(page).filter(has_text="you are signed out: sign in again to send your changes").wait_for(timeout=20_000)
     assert "1 change waiting" in bar(page).inner_text() and "safe to close" not in bar(page).inner_text()
-    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
-                 .scalar_one()) == "todo"
+    assert status_in_db(app, site, ORDERED) == "todo"
 
     bar(page).get_by_role("link", name="Sign in").click()
     page.wait_for_url("**/login**")
@@ -258,17 +263,12 @@ def test_a_change_made_before_the_session_expired_is_sent_after_signing_in_again
     page.click("button[type=submit]")
     page.wait_for_url("**/field/**")
     bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
-    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
-                 .scalar_one()) == "pass"
+    assert status_in_db(app, site, ORDERED) == "pass"
     assert in_db(app, lambda s: s.execute(select(func.count()).select_from(Mutation)).scalar_one()) == 1
 
 
 def test_a_change_waiting_for_more_than_a_day_is_called_out(app, server, phone, site):
-    context = phone()
-    page = context.new_page()
-    open_app(page, server, "tech@example.com")
-    page.get_by_role("link", name="Acme Dental – new clinic").click()
-    open_item(page, ORDERED)
+    context, page = tech_on_item(phone, server, ORDERED)
     go_offline(context, server)
     page.get_by_role("button", name="Pass").click()
     bar(page).filter(has_text="1 change waiting").wait_for()
@@ -287,18 +287,13 @@ def test_a_change_waiting_for_more_than_a_day_is_called_out(app, server, phone, 
     come_back(context, server)
     bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
     assert "has waited" not in bar(page).inner_text()
-    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
-                 .scalar_one()) == "pass"
+    assert status_in_db(app, site, ORDERED) == "pass"
 
 
 def test_a_new_version_of_the_app_keeps_the_changes_waiting_on_the_phone(app, server, phone, site):
-    context = phone()
-    page = context.new_page()
-    open_app(page, server, "tech@example.com")
+    context, page = tech_on_item(phone, server, ORDERED)
     old = app.extensions["field"]
     assert page.evaluate("caches.keys()") == [f"fieldkit-shell-{old.version}"]
-    page.get_by_role("link", name="Acme Dental – new clinic").click()
-    open_item(page, ORDERED)
     context.route("**/api/sync", lambda route: route.fulfill(status=503, body="{}"))  # a bad moment for the server
     page.get_by_role("button", name="Pass").click()
     bar(page).filter(has_text="needs attention").wait_for(timeout=20_000)
@@ -317,8 +312,7 @@ def test_a_new_version_of_the_app_keeps_the_changes_waiting_on_the_phone(app, se
     context.unroute("**/api/sync")
     page.get_by_role("button", name="Sync now").click()
     bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
-    assert in_db(app, lambda s: s.execute(select(Item.status).where(Item.site_id == site["id"], Item.title == ORDERED))
-                 .scalar_one()) == "pass"
+    assert status_in_db(app, site, ORDERED) == "pass"
 
 
 def test_a_mistyped_tag_is_caught_offline_and_a_typed_tag_opens_the_asset(api, server, phone, site):
