@@ -111,3 +111,14 @@ def test_pm_moves_a_vendor_date_and_readiness_follows(client, api, site):
     assert "Move</button>" not in tech_page
     assert tech.post(f"/sites/{site['id']}/items/{circuit['id']}/due",
                      data={"csrf_token": csrf(tech_page), "due": late, "rev": 1}).status_code == 403
+
+
+def test_a_move_in_date_out_of_range_is_explained_beside_the_field(client, people):
+    login(client, "pm@example.com")
+    form = client.get("/sites/new").get_data(as_text=True)
+    assert 'max="2099-12-31"' in form and 'min="2000-01-01"' in form
+    response = client.post("/sites/new", data={"csrf_token": csrf(form), "name": "Far office", "client": "Far Co",
+                                               "move_in": "9999-12-31", "template": "office-move", "rooms": "A"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Choose a date between 2000 and 2099." in page and 'value="Far office"' in page

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from .. import access, dates, sites, sync
 from ..db import db
@@ -59,11 +59,17 @@ def sites_list():
     return render_template("sites.html", sites=rows, today=date.today())
 
 
+def in_our_calendar(form, field) -> None:
+    if field.data and not sites.FIRST_DAY <= field.data <= sites.LAST_DAY:
+        raise ValidationError(f"Choose a date between {sites.FIRST_DAY.year} and {sites.LAST_DAY.year}.")
+
+
 class SiteForm(FlaskForm):
     name = StringField("Site name", validators=[DataRequired(), Length(max=200)])
     client = StringField("Client", validators=[DataRequired(), Length(max=200)])
     address = TextAreaField("Address", validators=[Length(max=500)])
-    move_in = DateField("Move-in date", validators=[InputRequired(message="Enter the move-in date.")])
+    move_in = DateField("Move-in date", validators=[InputRequired(message="Enter the move-in date."), in_our_calendar],
+                        render_kw={"min": sites.FIRST_DAY.isoformat(), "max": sites.LAST_DAY.isoformat()})
     template = SelectField("Checklist")
     rooms = TextAreaField("Rooms, one per line", validators=[Length(max=4000)])
     technicians = SelectMultipleField("Technicians", coerce=str)
@@ -116,7 +122,8 @@ def site(site_id: int):
                       key=lambda i: (i.due, i.severity != "blocker", i.position))
     return render_template("site.html", site=row, readiness=row.readiness, categories=categories,
                            states=states, disputes=disputes, history=history, schedule=schedule,
-                           today=date.today(), **site_sections(row, items, photos))
+                           today=date.today(), first_day=sites.FIRST_DAY, last_day=sites.LAST_DAY,
+                           **site_sections(row, items, photos))
 
 
 def _item_state(site, item, photos, assets) -> dict:
@@ -125,7 +132,7 @@ def _item_state(site, item, photos, assets) -> dict:
 
 
 class DueForm(FlaskForm):
-    due = DateField("New date", validators=[InputRequired(message="Choose a date.")])
+    due = DateField("New date", validators=[InputRequired(message="Choose a date."), in_our_calendar])
     rev = IntegerField(validators=[InputRequired()])
 
 
