@@ -1,6 +1,7 @@
 """Hardware inventory: phones and PMs record assets, supplier lists come in as CSV, readiness counts them."""
 import csv
 import io
+import re
 import uuid
 
 import pytest
@@ -477,3 +478,15 @@ def test_every_change_to_an_asset_is_kept_with_who_when_and_from_where(app, api,
     assert "pm (pm-laptop) changed <span class=\"chip warn\">at the same time as someone else</span>" in page
     assert ("tech (phone-1) added it: Status <b>Received</b>, Kind <b>Firewall</b>, Serial <b>FGT60F-1</b>, "
             f"Tag <b>{tag}</b>") in page
+
+
+def test_a_long_inventory_opens_room_by_room(client, api, site):
+    login(client, "pm@example.com")
+    api["tech"].sync([upsert(site["id"], kind="ap", room="Reception", serial="AP-0")])
+    page = client.get(f"/sites/{site['id']}").get_data(as_text=True)
+    assert re.findall(r'<details class="inv-group"\s*(open)?>', page) == ["open"]  # a short list shows all
+    rooms = ["Reception", "Surgery 1", "Surgery 2"]
+    api["tech"].sync([upsert(site["id"], kind="workstation", room=rooms[n % 3], serial=f"WS-{n}") for n in range(30)])
+    page = client.get(f"/sites/{site['id']}").get_data(as_text=True)
+    assert "31 assets" in page and re.findall(r'<details class="inv-group"\s*(open)?>', page) == ["", "", ""]
+    assert "Surgery 1 <span class=\"muted\">· 10</span>" in page
