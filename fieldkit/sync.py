@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from . import access
 from .access import MAX_ID
 from .db import next_seq, upsert
-from .errors import FieldKitError, NotFound, ValidationError, refuse_nul
+from .errors import FieldKitError, NotFound, ValidationError, has_nul, refuse_nul
 from .inventory import apply_asset_upsert
 from .models import (
     ITEM_STATUSES,
@@ -56,7 +56,7 @@ def apply_batch(session: Session, user: User, body: dict) -> dict:
         raise ValidationError("The body must be a JSON object.", "bad_body")
     access.require_role(user, access.FIELD_ROLES)
     device_id = body.get("device_id")
-    if not isinstance(device_id, str) or not 0 < len(device_id) <= 100 or "\x00" in device_id:
+    if not isinstance(device_id, str) or not 0 < len(device_id) <= 100 or has_nul(device_id):
         raise ValidationError("'device_id' must be a short text naming the device.", "bad_device_id")
     cursor = body.get("cursor") or 0
     if not isinstance(cursor, int) or isinstance(cursor, bool) or not 0 <= cursor <= MAX_SEQ:

@@ -57,16 +57,15 @@ def _same_origin() -> bool:
 
 def body(each_part_alone: bool = False) -> dict:
     """The JSON body; refused whole if any text in it holds NUL, unless the caller checks each part alone."""
+    too_deep = ValidationError(f"The JSON is nested more than {MAX_DEPTH} levels deep.", "bad_json")
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # thousands of nested brackets
-        data = deep = True
-    else:
-        deep = _deeper_than(data, MAX_DEPTH)
+        raise too_deep from None
     if data is None:
         raise ValidationError("The body must be JSON (Content-Type: application/json).", "bad_json")
-    if deep:
-        raise ValidationError(f"The JSON is nested more than {MAX_DEPTH} levels deep.", "bad_json")
+    if _deeper_than(data, MAX_DEPTH):
+        raise too_deep
     if not each_part_alone:
         refuse_nul(data)
     return data
