@@ -4,7 +4,9 @@
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/fk_bench python bench/bench_handover.py
 
 Prints wall time (best of a few runs, without tracing) and peak Python memory (one traced run) for:
-signing (snapshot built, hashed and stored), verifying, and rendering the handover pack.
+signing (snapshot built, hashed and stored), verifying, and rendering the handover pack. Then the worst
+valid text: 60 rooms of 60 characters, a 200-character site name and signer, and 118 failed checks whose
+5,000-character notes have no spaces (CJK, which DejaVu cannot draw, and one long Latin word).
 """
 import base64
 import hashlib
@@ -31,6 +33,8 @@ from fieldkit.db import db
 from fieldkit.models import Asset, Item, Photo, Signoff, Site, User
 
 ITEMS, DEVICES, PHOTOS = 2000, 2000, 600
+FAILED_WITH_NOTES = 118
+UNBROKEN_NOTES = {"CJK": "漢字" * 2500, "Latin": ("Pneumonoultramicroscopicsilicovolcanoconiosis" * 112)[:5000]}
 KINDS = ("switch", "ap", "workstation", "phone", "printer", "ups", "firewall", "badge-reader")
 
 
@@ -160,6 +164,42 @@ def main() -> None:
     pdf_size = measure("handover PDF (render from the snapshot)", render, runs=2)
     print(f"{'':<44} PDF {pdf_size / 2**20:.1f} MiB")
     print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    for script, note in UNBROKEN_NOTES.items():
+        unbroken_text(app, client_id, script, note)
+    print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def unbroken_text(app, client_id: int, script: str, note: str) -> None:
+    """The longest valid text the pack prints, written without spaces, on an office-move site signed off."""
+    with app.app_context():
+        tech = db.session.execute(select(User).where(User.email == "tech@bench.test")).scalar_one()
+        site = sites.create_site(db.session, {
+            "name": "Ħ" * 200, "client": "Bench Co", "template": "office-move", "address": "Straße" * 80,
+            "rooms": [f"{n:02d}{'漢' if script == 'CJK' else 'W'}" + "x" * 57 for n in range(60)],
+            "move_in": (date.today() + timedelta(days=20)).isoformat(), "technicians": ["tech@bench.test"]},
+            app.extensions["templates"])
+        db.session.commit()
+        items = db.session.execute(select(Item).where(Item.site_id == site.id).order_by(Item.id)).scalars().all()
+        acks = sync.apply_batch(db.session, tech, {"device_id": "bench", "mutations": [
+            {"id": str(uuid.uuid4()), "type": "item.update", "item_id": item.id, "base_rev": item.rev,
+             "set": {"status": "fail", "note": note}} for item in items[:FAILED_WITH_NOTES]]})["acks"]
+        assert {ack["status"] for ack in acks} == {"applied"}, acks[:1]
+        db.session.commit()
+        accept = [e["item_id"] for e in signoff.open_items(db.session, site)]
+        row = signoff.sign(db.session, db.session.get(User, client_id), site.id,
+                           {"name": "王" * 200, "signature": signature(), "accept": accept})
+        db.session.commit()
+        snapshot, sha = signoff.snapshot_of(row), row.sha256
+        print(f"{script}: {len(items)} checks in 60 rooms, {FAILED_WITH_NOTES} failed with "
+              f"{len(note):,}-character notes without spaces")
+
+    def render():
+        out = io.BytesIO()
+        handover.render(snapshot, out, sha256=sha)
+        return out.getbuffer().nbytes
+
+    size = measure(f"handover PDF, unbroken {script} notes", render, runs=1)
+    print(f"{'':<44} PDF {size / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ LINE = (216, 224, 229)
 HEAD_FILL = (243, 246, 248)
 ZEBRA = (250, 251, 252)
 MAX_CELL_LINES = 40
+NOTE_CHARS = 1000          # about 20 lines of a table cell; the rest of a note stays in FieldKit
+ROOMS_IN_TABLE = 300       # a longer list of rooms is printed below the facts, where it may run onto the next page
 VERDICT_COLOURS = {"GO": ((23, 112, 58), (227, 244, 232)), "AT_RISK": ((138, 90, 0), (255, 243, 214)),
                    "NO_GO": ((179, 38, 30), (253, 231, 229))}
 VERDICT_WORDS = {"GO": "Ready to go live", "AT_RISK": "At risk", "NO_GO": "Not ready to go live"}
@@ -80,12 +82,44 @@ class Pack(FPDF):
         self.set_draw_color(*LINE)
         self.set_creator("FieldKit")
         self.alias_nb_pages()
+        self._char_widths: dict[tuple, dict[str, float]] = {}
+
+    def text_width(self, text: str) -> float:
+        """Width of `text` in the current font, each character measured once per font and size.
+
+        Widths add up (no kerning or shaping is on), and fpdf2's get_string_width runs its bidi
+        pre-pass on every call, far too slow for a few thousand characters."""
+        widths = self._char_widths.setdefault((self.font_family, self.font_style, self.font_size_pt), {})
+        total = 0.0
+        for char in text:
+            width = widths.get(char)
+            if width is None:
+                width = widths[char] = self.get_string_width(char)
+            total += width
+        return total
+
+    def shortened(self, text: str, room: float) -> str:
+        """`text`, cut with '...' when it is wider than `room` in the current font."""
+        if self.text_width(text) <= room:
+            return text
+        return text[:self.fitting(text, room - self.text_width("..."))[0]] + "..."
+
+    def fitting(self, text: str, room: float) -> tuple[int, float]:
+        """(how many leading characters of `text` fit in `room`, their width): at least one character."""
+        used = 0.0
+        for count, char in enumerate(text):
+            width = self.text_width(char)
+            if count and used + width > room:
+                return count, used
+            used += width
+        return len(text), used
 
     def footer(self):
         self.set_y(-12)
         self.set_font(self.faces.sans, size=8)
         self.set_text_color(*MUTED)
-        self.cell(0, 5, self.faces.clean(f"Handover pack - {self.site_name}"), align="L")
+        self.cell(0, 5, self.shortened(self.faces.clean(f"Handover pack - {self.site_name}"), self.epw - 30),
+                  align="L")
         self.set_x(self.l_margin)
         self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
 
@@ -123,21 +157,22 @@ class Pack(FPDF):
             width = widths_of.get((style, word))
             if width is None:
                 self.set_font(self.faces.sans, style, size)
-                width = widths_of[style, word] = self.get_string_width(word)
+                width = widths_of[style, word] = self.text_width(word)
             return width
 
         def lines(cell, width) -> list:
             text, style, colour = (cell, "", INK) if isinstance(cell, str) else cell
             found = []
             for part in self.faces.clean(text).split("\n"):
-                found += wrap(part, width - 2 * pad_x, style)
-            if len(found) > MAX_CELL_LINES:
-                found = [*found[:MAX_CELL_LINES - 1], "(more in FieldKit)"]
+                found += wrap(part, width - 2 * pad_x, style, MAX_CELL_LINES + 1 - len(found))
+                if len(found) > MAX_CELL_LINES:
+                    found = [*found[:MAX_CELL_LINES - 1], "(more in FieldKit)"]
+                    break
             return [(text, style, colour) for text in found or [""]]
 
-        def wrap(part: str, room: float, style: str) -> list[str]:
-            """Greedy word wrap with each word measured once per table (widths add up: no kerning here);
-            a word wider than the column is cut where it fills the line."""
+        def wrap(part: str, room: float, style: str, limit: int) -> list[str]:
+            """Greedy word wrap, at most `limit` lines, each word measured once per table; a word wider
+            than the column is cut where it fills the line, walking its characters once."""
             done, line_words, used, space = [], [], 0.0, measure(" ", style)
             for word in part.split(" "):
                 width = measure(word, style)
@@ -147,11 +182,12 @@ class Pack(FPDF):
                     continue
                 if line_words:
                     done.append(" ".join(line_words))
-                while width > room and len(word) > 1:
-                    cut = next(n for n in range(len(word) - 1, 0, -1) if measure(word[:n], style) <= room or n == 1)
+                while width > room and len(word) > 1 and len(done) < limit:
+                    cut, filled = self.fitting(word, room)
                     done.append(word[:cut])
-                    word = word[cut:]
-                    width = measure(word, style)
+                    word, width = word[cut:], width - filled
+                if len(done) >= limit:
+                    return done
                 line_words, used = [word], width
             done.append(" ".join(line_words))
             return done
@@ -226,11 +262,16 @@ def _cover(pdf: Pack, snapshot: dict, sha256: str | None, changed: bool, generat
     facts = [("Move-in date", _day(site["move_in"])),
              ("Signed off", f"{_when(snapshot['signed_at'])} by {signed['name']}" if signed else "Not signed off yet"),
              ("Pack made", day(generated)),
-             ("Checklist", ", ".join(f"{c['title']} (version {c['version']})" for c in site["checklists"])),
-             ("Rooms", ", ".join(site["rooms"]))]
+             ("Checklist", ", ".join(f"{c['title']} (version {c['version']})" for c in site["checklists"]))]
+    rooms = ", ".join(site["rooms"])
+    # A table row must fit on one page (fpdf2 refuses a taller one): a long list goes below the table.
+    facts.append(("Rooms", rooms if len(rooms) <= ROOMS_IN_TABLE else f"{len(site['rooms'])}, listed below"))
     if sha256:
         facts.append(("Fingerprint (SHA-256)", sha256))
     _pairs(pdf, facts)
+    if len(rooms) > ROOMS_IN_TABLE:
+        pdf.para(f"Rooms: {rooms}", 10)
+        pdf.ln(6)
     if changed:
         pdf.set_fill_color(*VERDICT_COLOURS["NO_GO"][1])
         pdf.set_text_color(*VERDICT_COLOURS["NO_GO"][0])
@@ -341,7 +382,9 @@ def _checklist_row(item: dict) -> list:
     word, colour = _result(item)
     details = measurement_lines(item)
     if item.get("note"):
-        details.append(f"Note: {item['note']}")
+        note = item["note"] if len(item["note"]) <= NOTE_CHARS else \
+            item["note"][:NOTE_CHARS].rstrip() + "… (full note in FieldKit)"
+        details.append(f"Note: {note}")
     if not item.get("ready") and item["status"] != "na" and item.get("problems"):
         details.append("Open: " + "; ".join(item["problems"]))
     if item.get("photos"):

@@ -3,12 +3,13 @@ import hashlib
 import io
 import os
 import uuid
+from datetime import date, timedelta
 
 import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from fieldkit import pdffonts
+from fieldkit import handover, pdffonts
 from fieldkit.db import db
 from fieldkit.models import Asset, Photo
 from tests.conftest import login, update
@@ -131,3 +132,31 @@ def test_the_pack_is_for_those_who_may_see_the_site(client, people, site, email,
 def test_text_is_made_latin_1_for_the_core_font():
     assert pdffonts.latin1("Acme – “new” clinic… ≥ 500 Mbps → 王") == 'Acme - "new" clinic... >= 500 Mbps -> ?'
     assert pdffonts.latin1(None) == ""
+
+
+def test_the_longest_text_written_without_spaces_still_makes_a_pack(api, client):
+    """60 rooms of 60 characters, long names and 5,000-character notes in CJK and in one Latin word."""
+    rooms = [f"{n:02d}Serverroom" + "x" * 48 for n in range(60)]
+    latin = ("Pneumonoultramicroscopicsilicovolcanoconiosis" * 112)[:5000]
+    created = api["pm"].post("/api/sites", {
+        "name": "Ħ" * 200, "client": "Acme Dental", "template": "office-move", "address": "Straße" * 80,
+        "move_in": (date.today() + timedelta(days=20)).isoformat(), "rooms": rooms,
+        "technicians": ["tech@example.com"]})
+    assert created.status_code == 201, created.get_json()
+    site = created.get_json()
+    items = api["tech"].get(f"/api/sites/{site['id']}/bundle").get_json()["items"]
+    notes = ["漢字" * 2500, latin] * 3
+    acks = api["tech"].sync([update(item, {"status": "fail", "note": note})
+                             for item, note in zip(items, notes, strict=False)]).get_json()["acks"]
+    assert {ack["status"] for ack in acks} == {"applied"}
+    assert sign(api, site, name="王" * 200).status_code == 201
+    login(client, "client@example.com")
+
+    response = client.get(f"/sites/{site['id']}/handover.pdf")
+
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    flat = "".join(pdf_text(response)[1].split()).replace("…", "...")  # lines of a cut word join up again
+    assert all(room in flat for room in rooms)
+    assert "Note:" + latin[:handover.NOTE_CHARS] + "...(fullnoteinFieldKit)" in flat
+    assert "Note:" + "?" * handover.NOTE_CHARS + "...(fullnoteinFieldKit)" in flat  # DejaVu has no CJK glyphs
+    assert "Straße" * 80 in flat and "?" * 200 in flat
