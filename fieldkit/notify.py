@@ -15,8 +15,15 @@ How it works:
   (`signing_secret`); receivers need the configured one, so set it in production.
 - Webhooks go to public addresses only: a URL naming an internal host (loopback, private, link-local, ...)
   is refused when saved, and the host is resolved again before every send, so a name that later points
-  inside the network is refused too (recorded as the attempt's error). FIELDKIT_WEBHOOK_ALLOW_INTERNAL=1
-  lifts this for a relay on the provider's own network.
+  inside the network is refused too (recorded as the attempt's error, with no request made).
+  FIELDKIT_WEBHOOK_ALLOW_INTERNAL=1 lifts this for a relay on the provider's own network.
+- A URL is read the way urllib3 (under requests) reads it, and one that parsers could read two ways is
+  refused whatever the setting: backslashes, a user name before @, control or non-ASCII characters, empty
+  labels, odd ports, IPv4 written other than as four decimal numbers (2130706433, 0x7f.1, 127.1).
+- The host is resolved once per send; every address is checked, and the request connects to a checked
+  address while the Host header, TLS SNI and the certificate check keep the name (`PinnedAdapter`), so a
+  name that answers differently the second time (DNS rebinding) cannot redirect it. Redirects are not
+  followed and environment proxies are not used (they would resolve the name again).
 - A 2xx answer marks the delivery sent. Anything else (status, timeout, refused connection) is recorded as
   an attempt and retried after 30 s, 2 min, 10 min, 1 h and 6 h; after MAX_ATTEMPTS it is marked failed.
 """
@@ -26,16 +33,21 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .dates import day, move_in_sentence
 from .errors import ValidationError
@@ -53,11 +65,77 @@ LABELS = {"GO": "ready to go live", "AT_RISK": "at risk", "NO_GO": "not ready to
 SHORT = {"GO": "Go", "AT_RISK": "At risk", "NO_GO": "No go"}
 
 
+PRINTABLE = re.compile(r"[!-~]+")  # ASCII without space: no control, format or look-alike characters
+AUTHORITY = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::([0-9]{1,5}))?")
+LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+NUMERIC = re.compile(r"[0-9]+|0x[0-9a-f]*")  # as a last label, resolvers and browsers read an IPv4 address
+DEFAULT_PORTS = {"http": 80, "https": 443}
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one webhook request goes: `host` for the Host header, SNI and the certificate; `addresses`
+    (checked when resolved) to connect to."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+    @property
+    def host_header(self) -> str:
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        return name if self.port == DEFAULT_PORTS[self.scheme] else f"{name}:{self.port}"
+
+
+def authority(url: str, field: str = "webhook URL") -> tuple[str, str, int]:
+    """Scheme, host (IPv6 without brackets) and port of an http(s) URL that every parser reads alike.
+
+    A ValidationError (code bad_url) for anything urllib3 and the standard library could read two ways."""
+    if not PRINTABLE.fullmatch(url) or "\\" in url:
+        raise ValidationError(f"The {field} must be plain ASCII with no spaces, control characters or "
+                              "backslashes (write an international name in its xn-- form).", "bad_url")
+    try:
+        split, parsed = urlsplit(url), parse_url(url)
+    except (ValueError, LocationParseError):
+        raise ValidationError(f"The {field} is not a valid URL.", "bad_url") from None
+    scheme = split.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not split.netloc:
+        raise ValidationError(f"The {field} must start with https:// (or http://) and name a host.", "bad_url")
+    if "@" in split.netloc:
+        raise ValidationError(f"The {field} must not carry a user name or password (the part before @); "
+                              "put any secret in the path.", "bad_url")
+    written = AUTHORITY.fullmatch(split.netloc.lower())
+    port = int(written.group(2)) if written and written.group(2) else DEFAULT_PORTS[scheme]
+    host = split.hostname or ""
+    if (not written or not 0 < port < 65536 or (parsed.host or "").strip("[]").lower() != host
+            or (parsed.port or DEFAULT_PORTS[scheme]) != port):
+        raise ValidationError(f"The {field} names its host or port in an unusual way; write it as "
+                              "https://host.example.com/path, with an optional :port from 1 to 65535.", "bad_url")
+    labels = host.split(".")
+    try:
+        if ":" in host:
+            ipaddress.IPv6Address(host)
+        elif NUMERIC.fullmatch(labels[-1]):
+            ipaddress.IPv4Address(host)
+    except ValueError:
+        raise ValidationError(f"The {field} has an IP address written in an unusual way; write IPv4 as four "
+                              "numbers from 0 to 255 without leading zeros (like 203.0.113.7).", "bad_url") from None
+    if ":" not in host and not NUMERIC.fullmatch(labels[-1]) and (
+            len(host) > 253 or not all(LABEL.fullmatch(label) for label in labels)):
+        raise ValidationError(f"The {field} has a host name that is not valid ({host}): each part between dots "
+                              "must be 1 to 63 letters, digits or hyphens.", "bad_url")
+    return scheme, host, port
+
+
 def clean_url(value, field: str = "webhook URL", *, allow_internal: bool = False) -> str | None:
     """An http(s) URL to POST to, or None for an empty value; a ValidationError otherwise.
 
     A host written as an internal address (or `localhost`) is refused unless `allow_internal`; names are
-    resolved only when sending (see `internal_address`), so saving works without DNS."""
+    resolved only when sending (see `target`), so saving works without DNS."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -65,43 +143,53 @@ def clean_url(value, field: str = "webhook URL", *, allow_internal: bool = False
     url = value.strip()
     if not url:
         return None
-    if len(url) > URL_LIMIT or any(ch.isspace() for ch in url):
+    if len(url) > URL_LIMIT:
         raise ValidationError(f"The {field} must be one URL of at most {URL_LIMIT} characters.", "bad_url")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        raise ValidationError(f"The {field} is not a valid URL.", "bad_url") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"The {field} must start with https:// (or http://) and name a host.", "bad_url")
-    host = parts.hostname
-    if not allow_internal and (host == "localhost" or host.endswith(".localhost") or _internal(host)):
+    _, host, _ = authority(url, field)
+    if not allow_internal and (_local_name(host) or _internal(host)):
         raise ValidationError(f"The {field} points inside this network ({host}); webhooks go to public "
                               "addresses only.", "internal_url")
     return url
 
 
+def _local_name(host: str) -> bool:
+    return host == "localhost" or host.endswith(".localhost")
+
+
 def _internal(address: str) -> bool:
-    """True for an IP address that is not on the public internet; False for anything else (a name)."""
+    """True for an IP address that is not on the public internet, also when an IPv6 address carries an
+    internal IPv4 one (mapped, compatible, NAT64, 6to4, Teredo); False for anything else (a name)."""
     try:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    if ip.is_multicast or not ip.is_global:
+        return True
+    if isinstance(ip, ipaddress.IPv4Address):
+        return False
+    low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ()), low if ip in NAT64 or ip in IPV4_COMPATIBLE else None]
+    return any(v4 is not None and _internal(str(v4)) for v4 in embedded)
 
 
-def internal_address(url: str) -> str | None:
-    """The first internal address the URL's host resolves to, or None when every one is public.
+def target(url: str, *, allow_internal: bool = False) -> Target:
+    """Resolve the URL's host once and check every address it has; a ValidationError says why not to send.
 
-    A name that does not resolve is left to the request itself, which then fails to connect."""
-    host = urlsplit(url).hostname or ""
+    The request must then connect to `Target.addresses` only (see `post`): resolving again could answer
+    differently."""
+    scheme, host, port = authority(url)
+    if not allow_internal and _local_name(host):
+        raise ValidationError(f"{host} is this machine", "internal_url")
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        return None
-    return next((info[4][0] for info in infos if _internal(info[4][0])), None)
+        raise ValidationError(f"could not find the address of {host}", "unresolved") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    inside = None if allow_internal else next((a for a in addresses if _internal(a)), None)
+    if inside:
+        raise ValidationError(f"the host resolves to an internal address ({inside})", "internal_url")
+    first_per_family = {":" in a: a for a in reversed(addresses)}  # one of each family, in the resolver's order
+    return Target(url, scheme, host, port, tuple(sorted(first_per_family.values(), key=addresses.index)))
 
 
 # --------------------------------------------------------------------------- enqueueing
@@ -188,15 +276,45 @@ def body_of(delivery: WebhookDelivery, base_url: str) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def post(url: str, body: bytes, headers: dict, timeout: float) -> int:
-    """Send one request and return the status code; reads at most a little of the answer."""
-    with requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False,
-                       stream=True) as response:
-        return response.status_code
+class PinnedAdapter(HTTPAdapter):
+    """Connects to one checked address while Host, TLS SNI and the certificate check keep the URL's name."""
+
+    def __init__(self, target: Target, address: str):
+        self.target, self.address = target, address
+        super().__init__(max_retries=0)
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        host_params["host"] = self.address
+        if host_params["scheme"] == "https":
+            pool_kwargs.update(server_hostname=self.target.host, assert_hostname=self.target.host)
+        return host_params, pool_kwargs
+
+
+def post(target: Target, body: bytes, headers: dict, timeout: float) -> int:
+    """Send one request to a checked address and return the status code; reads nothing of the answer and
+    follows no redirect. An address that cannot be reached hands over to the other family's one."""
+    *others, last = target.addresses
+    for address in others:
+        try:
+            return _post_to(target, address, body, headers, timeout)
+        except requests.ConnectionError:
+            continue  # e.g. no IPv6 route from this machine
+    return _post_to(target, last, body, headers, timeout)
+
+
+def _post_to(target: Target, address: str, body: bytes, headers: dict, timeout: float) -> int:
+    with requests.Session() as http:
+        http.trust_env = False  # a proxy from the environment would resolve the name again
+        http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
+        http.mount(f"{target.scheme}://", PinnedAdapter(target, address))
+        with http.post(target.url, data=body, headers={**headers, "Host": target.host_header}, timeout=timeout,
+                       allow_redirects=False, stream=True) as response:
+            return response.status_code
 
 
 def deliver_due(session: Session, now: datetime, *, secret: bytes, base_url: str, timeout: float = 5.0,
-                send: Callable[[str, bytes, dict, float], int] = post, limit: int = BATCH,
+                send: Callable[[Target, bytes, dict, float], int] = post, limit: int = BATCH,
                 allow_internal: bool = False) -> int:
     """Send the deliveries due at `now` that this caller manages to claim; returns how many it attempted.
 
@@ -234,14 +352,17 @@ def _attempt(delivery: WebhookDelivery, now: datetime, secret: bytes, base_url: 
                "X-FieldKit-Timestamp": timestamp, "X-FieldKit-Signature": signature(secret, timestamp, body)}
     started = time.monotonic()
     attempt: dict = {"at": now.isoformat()}
-    inside = None if allow_internal else internal_address(delivery.url)
-    if inside:
-        attempt.update(error=f"not sent: the host resolves to an internal address ({inside})", ms=0)
+    try:
+        where = target(delivery.url, allow_internal=allow_internal)
+    except ValidationError as exc:
+        attempt.update(error=exc.message if exc.code == "unresolved" else f"not sent: {exc.message}", ms=0)
         return attempt
     try:
-        attempt["status_code"] = send(delivery.url, body, headers, timeout)
+        attempt["status_code"] = send(where, body, headers, timeout)
     except requests.Timeout:
         attempt["error"] = f"no answer within {timeout:g} s"
+    except requests.exceptions.SSLError:
+        attempt["error"] = "the TLS certificate was not accepted"
     except requests.ConnectionError:
         attempt["error"] = "could not connect"
     except requests.RequestException as exc:

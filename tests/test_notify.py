@@ -4,13 +4,16 @@ import hmac
 import json
 import re
 import socket
+import ssl
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import trustme
 from sqlalchemy import select
 
 from fieldkit import notify
@@ -30,13 +33,15 @@ class Receiver:
     received: list = field(default_factory=list)
     plan: list = field(default_factory=list)
     delay: float = 0.0
+    location: str = ""
 
     def bodies(self) -> list[dict]:
         return [json.loads(body) for _, body in self.received]
 
 
-@pytest.fixture
-def receiver():
+@contextmanager
+def serving(host="127.0.0.1", name=None, tls=None):
+    """A Receiver listening on `host` (named `name` in its URL), over TLS when `tls` is an ssl context."""
     made = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -46,6 +51,8 @@ def receiver():
             time.sleep(made.delay)
             status = made.plan.pop(0) if made.plan else 200
             self.send_response(status)
+            if made.location:
+                self.send_header("Location", made.location)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
@@ -53,13 +60,25 @@ def receiver():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    server = Server((host, 0), Handler)
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    made.url = f"http://127.0.0.1:{server.server_port}/hooks/fieldkit"
+    shown = name or (f"[{host}]" if ":" in host else host)
+    made.url = f"{'https' if tls else 'http'}://{shown}:{server.server_port}/hooks/fieldkit"
     yield made
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    with serving() as made:
+        yield made
 
 
 @pytest.fixture
@@ -411,3 +430,198 @@ def test_the_site_page_offers_the_status_update_to_copy(pm_browser, site):
     page = pm_browser.get(f"/sites/{site['id']}").get_data(as_text=True)
     assert 'id="status-update-text"' in page and 'data-copy="status-update-text"' in page
     assert "Status update: Acme Dental – new clinic (Acme Dental)" in page
+
+
+# --------------------------------------------------------------------------- webhook URLs that are not what they seem
+
+
+def queue(app, site_id: int, url: str) -> int:
+    """A delivery to `url` as one saved before the stricter checks would sit in the queue."""
+    with app.app_context():
+        row = WebhookDelivery(site_id=site_id, url=url, event="blocker_failed", payload={"text": "x", "path": "/"})
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def send_queued(app, *, allow_internal=False):
+    with app.app_context():
+        return notify.deliver_due(db.session, utcnow(), secret=SECRET.encode(), base_url=app.config["BASE_URL"],
+                                  timeout=2, allow_internal=allow_internal)
+
+
+def test_a_backslash_url_aimed_at_a_local_port_is_refused_and_nothing_reaches_that_port(app, pm_browser, site,
+                                                                                        receiver):
+    app.config["WEBHOOK_ALLOW_INTERNAL"] = False
+    port = receiver.url.split(":")[2].split("/")[0]
+    url = f"http://127.0.0.1:{port}\\@a..b/x"
+    page = set_webhooks(pm_browser, site["id"], site_url=url).get_data(as_text=True)
+    assert "flash-error" in page and "Notification settings saved." not in page
+    with app.app_context():
+        assert db.session.get(Site, site["id"]).webhook_url is None
+
+    queue(app, site["id"], url)  # saved before this check existed
+    assert send_queued(app) == 1
+    assert receiver.received == []
+    [row] = deliveries(app)
+    assert "status_code" not in row.attempts[0] and row.attempts[0]["error"].startswith("not sent:")
+    listed = pm_browser.get(f"/sites/{site['id']}").get_data(as_text=True).split("<h3>Deliveries</h3>")[1]
+    assert "HTTP " not in listed
+
+
+AMBIGUOUS = [
+    "http://127.0.0.1:8080\\@a..b/x", "http://hooks.example.com\\@evil.example/x", "http://a..b/x",
+    "http://user@hooks.example.com/x", "http://user:pw@hooks.example.com/x", "http://hooks.example.com@evil.example/",
+    "http://hooks.example.com./x", "http://.hooks.example.com/x", "http://hooks.exa\x00mple.com/x",
+    "http://hooks.example.com/x\r\nX-Injected: 1", "http://hooks.example.com\t/x", "http://hooks.example.com/\x7f",
+    "http://hooks.example.com\u200b/x", "http://hooks.exa%6dple.com/x", "http://hooks_example.com:/x",
+    "http://hooks.example.com:0/x", "http://hooks.example.com:+80/x", "http://hooks.example.com:65536/x",
+    "http://hooks.example.com:8o/x", "gopher://hooks.example.com/x", "file:///etc/passwd", "http:hooks.example.com",
+    "http:///hooks.example.com/x", "https://bücher.example/x", "http://[fe80::1%25eth0]/x",
+    "http://2130706433/", "http://0x7f.1/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/",
+    "http://127.000.000.001/", "http://1.2.3.04/", "http://example.123/",
+]
+
+
+@pytest.mark.parametrize("url", AMBIGUOUS)
+def test_urls_a_parser_could_read_two_ways_are_refused_even_for_internal_relays(url):
+    with pytest.raises(notify.ValidationError) as refused:
+        notify.clean_url(url, allow_internal=True)
+    assert refused.value.code == "bad_url"
+
+
+@pytest.mark.parametrize("url", [
+    "http://[::1]:8080/x", "http://[::ffff:127.0.0.1]/x", "http://[::ffff:7f00:1]/x", "http://[0:0:0:0:0:0:0:1]/",
+    "http://[::]/", "http://0.0.0.0/", "http://[64:ff9b::7f00:1]/x", "http://[2002:7f00:1::1]/x",
+    "http://[fd12:3456::1]/x", "http://100.100.100.200/latest", "http://LOCALHOST./x", "http://Api.LocalHost/x"])
+def test_internal_addresses_written_in_other_notations_are_refused(url):
+    with pytest.raises(notify.ValidationError):
+        notify.clean_url(url)
+
+
+@pytest.mark.parametrize("url", ["https://hooks.slack.com/services/T0/B0/x?a=1&b=@c#frag",
+                                 "https://acme.webhook.office.com:8443/webhookb2/x", "http://8.8.8.8/h",
+                                 "https://[2606:4700:4700::1111]/h", "HTTPS://Hooks.Example.com/Path",
+                                 "https://xn--bcher-kva.example/x", "https://my_host.example/x"])
+def test_plain_public_urls_are_accepted(url):
+    assert notify.clean_url(url) == url
+
+
+class FakeDns:
+    """socket.getaddrinfo for `name`: the first answer is `first`, every later one `then`; IP literals as usual."""
+
+    def __init__(self, monkeypatch, name, first, then):
+        self.name, self.answers, self.asked, self.real = name, [first], [], socket.getaddrinfo
+        self.then = then
+        monkeypatch.setattr(socket, "getaddrinfo", self)
+
+    def __call__(self, host, port, *args, **kwargs):
+        self.asked.append(host)
+        if host == self.name:
+            address = self.answers.pop(0) if self.answers else self.then
+            return self.real(address, port, *args, **kwargs)
+        if host == "8.8.8.8":  # the "public" address: no real network in tests
+            raise socket.gaierror(socket.EAI_NONAME, "not in this test")
+        return self.real(host, port, *args, **kwargs)
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_is_never_sent_to_loopback(app, site, receiver,
+                                                                                   monkeypatch):
+    port = receiver.url.split(":")[2].split("/")[0]
+    dns = FakeDns(monkeypatch, "rebind.example", "8.8.8.8", "127.0.0.1")
+    queue(app, site["id"], f"http://rebind.example:{port}/hook")
+    assert send_queued(app) == 1
+    assert receiver.received == []
+    assert dns.asked.count("rebind.example") == 1  # resolved once, checked, and that answer is what is used
+    [row] = deliveries(app)
+    assert row.attempts[0]["error"] == "could not connect"
+
+
+def test_a_name_with_any_internal_address_is_not_sent_to_at_all(app, site, receiver, monkeypatch):
+    port = receiver.url.split(":")[2].split("/")[0]
+    real = socket.getaddrinfo
+
+    def both(host, *args, **kwargs):  # one public and one loopback answer
+        if host == "split.example":
+            return real("8.8.8.8", *args, **kwargs) + real("127.0.0.1", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", both)
+    queue(app, site["id"], f"http://split.example:{port}/hook")
+    send_queued(app)
+    assert receiver.received == []
+    [row] = deliveries(app)
+    assert row.attempts[0]["error"] == "not sent: the host resolves to an internal address (127.0.0.1)"
+
+
+@pytest.mark.parametrize("url", ["http://2130706433:{port}/x", "http://0x7f.1:{port}/x", "http://127.1:{port}/x",
+                                 "http://[::ffff:127.0.0.1]:{port}/x", "http://0177.0.0.1:{port}/x"])
+def test_a_queued_url_in_an_odd_notation_is_not_sent(app, site, receiver, url):
+    port = receiver.url.split(":")[2].split("/")[0]
+    queue(app, site["id"], url.format(port=port))
+    send_queued(app)
+    assert receiver.received == []
+    [row] = deliveries(app)
+    assert row.attempts[0]["error"].startswith("not sent:")
+
+
+def test_the_request_names_the_real_host_while_connecting_to_the_checked_address(app, site, receiver,
+                                                                               monkeypatch):
+    port = receiver.url.split(":")[2].split("/")[0]
+    dns = FakeDns(monkeypatch, "relay.internal.example", "127.0.0.1", "127.0.0.1")
+    queue(app, site["id"], f"http://relay.internal.example:{port}/hook?x=1")
+    send_queued(app, allow_internal=True)  # a relay on the provider's own network
+    [(headers, _)] = receiver.received
+    assert headers["host"] == f"relay.internal.example:{port}"
+    assert dns.asked.count("relay.internal.example") == 1
+    assert deliveries(app)[0].status == "sent"
+
+
+def test_a_redirect_is_not_followed(app, site, receiver):
+    with serving() as elsewhere:
+        receiver.plan[:], receiver.location = [302], elsewhere.url
+        queue(app, site["id"], receiver.url)
+        send_queued(app, allow_internal=True)
+    [row] = deliveries(app)
+    assert row.status == "pending" and row.attempts[0]["status_code"] == 302
+    assert len(receiver.received) == 1 and elsewhere.received == []
+
+
+def test_an_ipv6_receiver_is_reached_at_its_address(app, site):
+    with serving("::1") as v6:
+        queue(app, site["id"], v6.url)
+        send_queued(app, allow_internal=True)
+    [(headers, _)] = v6.received
+    assert headers["host"] == v6.url.split("/")[2]
+    assert deliveries(app)[0].status == "sent"
+
+
+@pytest.fixture
+def tls_for_name(monkeypatch):
+    """A certificate for hooks.example.test from a throwaway CA that this process trusts."""
+    authority = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("hooks.example.test").configure_cert(server)
+    with authority.cert_pem.tempfile() as ca_file:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
+        yield server
+
+
+def test_https_to_the_checked_address_still_checks_the_certificate_for_the_name(app, site, monkeypatch,
+                                                                               tls_for_name):
+    seen = []
+    monkeypatch.setattr(tls_for_name, "sni_callback", lambda sock, name, ctx: seen.append(name))
+    with serving(name="hooks.example.test", tls=tls_for_name) as secure:
+        dns = FakeDns(monkeypatch, "hooks.example.test", "127.0.0.1", "127.0.0.1")
+        queue(app, site["id"], secure.url)
+        send_queued(app, allow_internal=True)
+        [(headers, _)] = secure.received
+        assert headers["host"] == secure.url.split("/")[2] and seen == ["hooks.example.test"]
+        assert dns.asked.count("hooks.example.test") == 1 and deliveries(app)[0].status == "sent"
+
+        other = secure.url.replace("hooks.example.test", "other.example.test")  # same address, wrong name
+        FakeDns(monkeypatch, "other.example.test", "127.0.0.1", "127.0.0.1")
+        queue(app, site["id"], other)
+        send_queued(app, allow_internal=True)
+    assert len(secure.received) == 1
+    assert deliveries(app)[1].attempts[0]["error"] == "the TLS certificate was not accepted"
