@@ -33,17 +33,31 @@ def may_see(user: User, site: Site) -> bool:
     return False
 
 
-def site_for(session: Session, user: User, site_id: int) -> Site:
-    """The site if the user may see it; another client's or unassigned site is NotFound (404)."""
+def is_id(value) -> bool:
+    """Whether a JSON value can be a row's id: a whole number (not a bool) within the 32-bit columns."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def is_rev(value) -> bool:
+    """Whether a JSON value can be a revision a device saw: a whole number from 0 within the 32-bit columns."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
+
+
+def site_for(session: Session, user: User, site_id: int, missing: str | None = None) -> Site:
+    """The site if the user may see it; another client's or unassigned site is NotFound (404).
+
+    Reached through something on the site (an item, a tag, a photo), pass `missing`: the message for that
+    thing not existing, so a hidden site answers exactly as a thing that never was and names no site.
+    """
     site = session.get(Site, site_id) if 0 < site_id <= MAX_ID else None
     if site is None or not may_see(user, site):
-        raise NotFound(f"There is no site {site_id}.")
+        raise NotFound(missing or f"There is no site {site_id}.")
     return site
 
 
-def field_site_for(session: Session, user: User, site_id: int) -> Site:
+def field_site_for(session: Session, user: User, site_id: int, missing: str | None = None) -> Site:
     """The site if the user may do field work on it (technicians, PMs, admins)."""
-    site = site_for(session, user, site_id)
+    site = site_for(session, user, site_id, missing)
     require_role(user, FIELD_ROLES)
     return site
 

@@ -1,6 +1,7 @@
 """Named errors of the domain; the web layer maps each to one JSON shape and a 4xx status."""
 
 
+
 class FieldKitError(Exception):
     """Base of every error a user can cause; `code` is the machine word, the message a sentence."""
 
@@ -67,18 +68,29 @@ class UnsupportedMedia(FieldKitError):
     status = 415
 
 
-def has_nul(value) -> bool:
-    """Whether a text anywhere in `value` (nested lists, tuples and dicts, keys too) holds the NUL character."""
+def text_problem(value) -> str | None:
+    """Why text somewhere in `value` (nested lists, tuples and dicts, keys too) cannot be stored, or None.
+
+    No person types U+0000, and a lone surrogate (JSON's "\\ud800" without its pair) is no text at all: no
+    database stores either, and one kept in a JSON column breaks every later page that encodes it.
+    """
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return "contains the NUL character (U+0000), which no text may hold"
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "contains a lone surrogate (such as \\ud800), which is not text: the sender has a bug"
+        return None
     if isinstance(value, dict):
-        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+        return next((why for key, item in value.items() if (why := text_problem(key) or text_problem(item))), None)
     if isinstance(value, (list, tuple)):
-        return any(has_nul(item) for item in value)
-    return False
+        return next((why for item in value if (why := text_problem(item))), None)
+    return None
 
 
-def refuse_nul(value, what: str = "The request") -> None:
-    """No person types U+0000 and PostgreSQL cannot store it in text: refuse it clearly, before any write."""
-    if has_nul(value):
-        raise ValidationError(f"{what} contains the NUL character (U+0000), which no text may hold.", "bad_text")
+def refuse_bad_text(value, what: str = "The request") -> None:
+    """Refuse what `text_problem` finds, clearly and before any write (the web layer checks every request)."""
+    why = text_problem(value)
+    if why:
+        raise ValidationError(f"{what} {why}.", "bad_text")

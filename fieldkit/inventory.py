@@ -107,7 +107,7 @@ def _item_id(session: Session, site: Site, value) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValidationError("'item_id' must be the id of a checklist item.", "bad_item_id")
-    item = session.get(Item, value) if 0 < value <= access.MAX_ID else None
+    item = session.get(Item, value) if access.is_id(value) else None
     if item is None or item.site_id != site.id:
         raise ValidationError(f"Item {value} is not a checklist item of this site.", "bad_item_id")
     return value
@@ -204,11 +204,11 @@ def apply_asset_upsert(session: Session, user: User, device_id: str, mutation: d
     """sync.HANDLERS["asset.upsert"]: {"asset_id","site_id","base_rev"?,"set":{...}} → (status, site id)."""
     asset_id = require_uuid(mutation.get("asset_id"), "asset_id")
     site_id, changes, base_rev = mutation.get("site_id"), mutation.get("set"), mutation.get("base_rev")
-    if not isinstance(site_id, int) or isinstance(site_id, bool):
+    if not access.is_id(site_id):
         raise ValidationError("'site_id' must be a site's id.", "bad_site_id")
     if not isinstance(changes, dict) or not changes:
         raise ValidationError("'set' must name what to change.", "bad_set")
-    if base_rev is not None and (not isinstance(base_rev, int) or isinstance(base_rev, bool) or base_rev < 0):
+    if base_rev is not None and not access.is_rev(base_rev):
         raise ValidationError("'base_rev' must be the asset's revision the change was made on.", "bad_base_rev")
     site = access.field_site_for(session, user, site_id)
     _, status = upsert_asset(session, user, site, asset_id, changes, base_rev, device_id)
@@ -224,10 +224,11 @@ def find_by_tag(session: Session, user: User, typed: str) -> Asset:
         tag = tags.parse(typed)
     except ValidationError as exc:
         raise NotFound(exc.message, exc.code) from None
+    missing = f"No asset has the tag {tag}."
     asset = session.execute(select(Asset).where(Asset.tag == tag)).scalar_one_or_none()
     if asset is None:
-        raise NotFound(f"No asset has the tag {tag}.")
-    access.site_for(session, user, asset.site_id)
+        raise NotFound(missing)
+    access.site_for(session, user, asset.site_id, missing)
     return asset
 
 

@@ -313,7 +313,9 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _replay(session: Session, user: User, photo: Photo, fields: UploadFields, stream: BinaryIO) -> tuple[dict, int]:
-    access.field_site_for(session, user, photo.site_id)
+    # An id taken on a site this user cannot see is answered like any other reused id: no site is named.
+    access.field_site_for(session, user, photo.site_id, "This photo id was already used for a different photo; "
+                          "give each photo its own id.")
     same_place = photo.site_id == fields.site_id and (fields.item_id is None or photo.item_id == fields.item_id)
     if not same_place or process(stream, scan_qr=False).sha256 != photo.sha256:
         raise Conflict("This photo id was already used for a different photo; give each photo its own id.",
@@ -359,7 +361,7 @@ def stored_file(session: Session, user: User, photo_dir: str, photo_id: str, thu
     photo = session.get(Photo, photo_id) if isinstance(photo_id, str) and len(photo_id) <= 36 else None
     if photo is None:
         raise NotFound("There is no such photo.")
-    access.site_for(session, user, photo.site_id)
+    access.site_for(session, user, photo.site_id, "There is no such photo.")
     if thumb:
         path, content_type = thumb_path(photo_dir, photo.sha256), "image/jpeg"
     else:

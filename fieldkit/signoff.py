@@ -288,13 +288,11 @@ def history(session: Session, site_id: int) -> list[Signoff]:
 
 def signoff_for(session: Session, user: User, signoff_id: int) -> Signoff:
     """The sign-off if the user may see its site; NotFound otherwise."""
+    missing = f"There is no sign-off {signoff_id}."
     row = session.get(Signoff, signoff_id)
     if row is None:
-        raise NotFound(f"There is no sign-off {signoff_id}.")
-    try:
-        access.site_for(session, user, row.site_id)
-    except NotFound:
-        raise NotFound(f"There is no sign-off {signoff_id}.") from None
+        raise NotFound(missing)
+    access.site_for(session, user, row.site_id, missing)
     return row
 
 

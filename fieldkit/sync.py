@@ -1,18 +1,17 @@
 """Sync: apply each device mutation exactly once, acknowledge it, and pull what changed since a cursor."""
 import hashlib
 import json
-import math
+import logging
 import uuid
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import access
-from .access import MAX_ID
 from .db import next_seq, upsert
-from .errors import FieldKitError, NotFound, ValidationError, has_nul, refuse_nul
+from .errors import FieldKitError, NotFound, ValidationError, refuse_bad_text, text_problem
 from .inventory import apply_asset_upsert
 from .models import (
     ITEM_STATUSES,
@@ -31,10 +30,15 @@ from .payloads import asset_json, item_json, photo_json, site_json
 from .sites import parse_date, refresh
 
 MAX_BATCH = 1000  # a phone offline for a day can hold this many; it sends 100 at a time
+MAX_MUTATION_BYTES = 64 * 1024  # a 5,000-character note in any script, measurements and all, fits several times
 PAGE = 2000
 NOTE_LIMIT = 5000
+MAX_MEASUREMENTS = 40  # per item: a bundle holds every item of a site, so each stays small
+MEASUREMENT_NAME_LIMIT = 60
+MEASUREMENT_LIMIT = 1e12  # no reading (Mbps, dBm, seconds, metres) comes near it
 MAX_SEQ = 2**63 - 1
 BATCH_SITES = "fieldkit.sync.sites"
+log = logging.getLogger(__name__)
 
 
 def current_cursor(session: Session) -> int:
@@ -43,8 +47,13 @@ def current_cursor(session: Session) -> int:
     return value or 0
 
 
+def payload_text(mutation: dict) -> str:
+    """The mutation as canonical JSON (ASCII, so any text it holds, even a lone surrogate, encodes)."""
+    return json.dumps(mutation, sort_keys=True, separators=(",", ":"))
+
+
 def payload_hash(mutation: dict) -> str:
-    return hashlib.sha256(json.dumps(mutation, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(payload_text(mutation).encode()).hexdigest()
 
 
 def apply_batch(session: Session, user: User, body: dict) -> dict:
@@ -56,7 +65,7 @@ def apply_batch(session: Session, user: User, body: dict) -> dict:
         raise ValidationError("The body must be a JSON object.", "bad_body")
     access.require_role(user, access.FIELD_ROLES)
     device_id = body.get("device_id")
-    if not isinstance(device_id, str) or not 0 < len(device_id) <= 100 or has_nul(device_id):
+    if not isinstance(device_id, str) or not 0 < len(device_id) <= 100 or text_problem(device_id):
         raise ValidationError("'device_id' must be a short text naming the device.", "bad_device_id")
     cursor = body.get("cursor") or 0
     if not isinstance(cursor, int) or isinstance(cursor, bool) or not 0 <= cursor <= MAX_SEQ:
@@ -91,7 +100,11 @@ def _apply_one(session: Session, user: User, device_id: str, mutation) -> tuple[
     mutation_id = mutation.get("id") if isinstance(mutation, dict) else None
     if not _is_uuid(mutation_id):
         return _rejected(mutation_id, "bad_id", "Each mutation needs an 'id' that is a UUID."), None
-    digest = payload_hash(mutation)
+    text = payload_text(mutation)
+    if len(text) > MAX_MUTATION_BYTES:
+        return _rejected(mutation_id, "too_large", f"One change may be at most {MAX_MUTATION_BYTES // 1024} KiB "
+                         "of JSON; this one is larger."), None
+    digest = hashlib.sha256(text.encode()).hexdigest()
     seen = session.get(Mutation, mutation_id)
     if seen is not None:
         return _repeat(seen, digest, mutation_id), None
@@ -103,7 +116,7 @@ def _apply_one(session: Session, user: User, device_id: str, mutation) -> tuple[
     next_seq(session)  # once per batch, outside the savepoints, so every change of the batch shares it
     savepoint = session.begin_nested()
     try:
-        refuse_nul(mutation, "The change")
+        refuse_bad_text(mutation, "The change")
         status, site_id = handler(session, user, device_id, mutation)
         session.add(Mutation(id=mutation_id, payload_hash=digest, type=mutation["type"], site_id=site_id,
                              user_id=user.id, device_id=device_id, status=status))
@@ -119,6 +132,14 @@ def _apply_one(session: Session, user: User, device_id: str, mutation) -> tuple[
         if seen is None:
             return _rejected(mutation_id, "conflict", "The change clashes with stored data."), None
         return _repeat(seen, digest, mutation_id), None
+    except OperationalError:
+        raise  # a deadlock or a lost connection ends the whole transaction: the request is retried or fails
+    except Exception:
+        # A bug of ours must not wedge the phone: this change is refused alone (logged), the batch goes on.
+        savepoint.rollback()
+        log.exception("Sync mutation %s (%s) failed", mutation_id, kind)
+        return _rejected(mutation_id, "server_error", "The server could not apply this change (the error was "
+                         "logged); nothing of it was stored."), None
     return {"id": mutation_id, "status": status}, site_id
 
 
@@ -146,19 +167,20 @@ def _is_uuid(value) -> bool:
 def apply_item_update(session: Session, user: User, device_id: str, mutation: dict) -> tuple[str, int]:
     """item.update: set status/note/measurements/due; a stale base_rev is a conflict, kept in history."""
     item_id, base_rev, changes = mutation.get("item_id"), mutation.get("base_rev"), mutation.get("set")
-    if not isinstance(item_id, int) or isinstance(item_id, bool) or not 0 < item_id <= MAX_ID:
+    if not access.is_id(item_id):
         raise ValidationError("'item_id' must be an item's id.", "bad_item_id")
-    if not isinstance(base_rev, int) or isinstance(base_rev, bool) or base_rev < 0:
+    if not access.is_rev(base_rev):
         raise ValidationError("'base_rev' must be the item's revision the change was made on.", "bad_base_rev")
     if not isinstance(changes, dict) or not changes:
         raise ValidationError("'set' must name what to change.", "bad_set")
     unknown = set(changes) - {"status", "note", "measurements", "due"}
     if unknown:
         raise ValidationError(f"Cannot set {', '.join(sorted(unknown))} on an item.", "bad_set")
+    missing = f"There is no item {item_id}."
     item = session.get(Item, item_id, with_for_update=True)
     if item is None:
-        raise NotFound(f"There is no item {item_id}.")
-    site = access.field_site_for(session, user, item.site_id)
+        raise NotFound(missing)
+    site = access.field_site_for(session, user, item.site_id, missing)
     session.info.get(BATCH_SITES, {})[site.id] = site
     values = _validated(item, changes)
 
@@ -229,14 +251,19 @@ def _measurements(item: Item, given) -> dict:
         raise ValidationError("'measurements' must map names to numbers.", "bad_measurements")
     merged = dict(item.measurements)
     for name, value in given.items():
-        if not isinstance(name, str) or not name or len(name) > 60:
-            raise ValidationError("Measurement names are short texts.", "bad_measurements")
+        if not isinstance(name, str) or not name.strip() or len(name) > MEASUREMENT_NAME_LIMIT:
+            raise ValidationError(f"Measurement names are texts of 1 to {MEASUREMENT_NAME_LIMIT} characters.",
+                                  "bad_measurements")
         if value is None:
             merged.pop(name, None)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValidationError(f"Measurement '{name}' must be a number.", "bad_measurements")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= MEASUREMENT_LIMIT:
+            raise ValidationError(f"Measurement '{name}' must be a number between -{MEASUREMENT_LIMIT:,.0f} and "
+                                  f"{MEASUREMENT_LIMIT:,.0f}.", "bad_measurements")
         else:
             merged[name] = value
+    if len(merged) > MAX_MEASUREMENTS:
+        raise ValidationError(f"An item holds at most {MAX_MEASUREMENTS} measurements; this change would make it "
+                              f"{len(merged)}.", "too_many_measurements")
     return merged
 
 
@@ -246,10 +273,11 @@ def _plain(value):
 
 def resolve_dispute(session: Session, user: User, item_id: int, status: str, note: str | None = None) -> Item:
     """A PM decides a disputed item's status; the decision is kept in the history."""
-    item = session.get(Item, item_id) if 0 < item_id <= MAX_ID else None
+    missing = f"There is no item {item_id}."
+    item = session.get(Item, item_id) if access.is_id(item_id) else None
     if item is None:
-        raise NotFound(f"There is no item {item_id}.")
-    site = access.site_for(session, user, item.site_id)
+        raise NotFound(missing)
+    site = access.site_for(session, user, item.site_id, missing)
     access.require_role(user, access.MANAGER_ROLES)
     if not item.disputed:
         raise ValidationError("This item is not disputed.", "not_disputed")

@@ -7,7 +7,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import access, sites, sync
 from ..db import db
-from ..errors import FieldKitError, ValidationError, refuse_nul
+from ..errors import FieldKitError, ValidationError, refuse_bad_text
 from ..payloads import site_json
 from .extensions import csrf
 
@@ -56,7 +56,8 @@ def _same_origin() -> bool:
 
 
 def body(each_part_alone: bool = False) -> dict:
-    """The JSON body; refused whole if any text in it holds NUL, unless the caller checks each part alone."""
+    """The JSON object sent; refused whole when it holds text no column can store (see errors.text_problem),
+    unless the caller checks each part alone (a sync refuses one mutation, not its whole batch)."""
     too_deep = ValidationError(f"The JSON is nested more than {MAX_DEPTH} levels deep.", "bad_json")
     try:
         data = request.get_json(silent=True)
@@ -66,8 +67,10 @@ def body(each_part_alone: bool = False) -> dict:
         raise ValidationError("The body must be JSON (Content-Type: application/json).", "bad_json")
     if _deeper_than(data, MAX_DEPTH):
         raise too_deep
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be a JSON object ({...}).", "bad_body")
     if not each_part_alone:
-        refuse_nul(data)
+        refuse_bad_text(data)
     return data
 
 

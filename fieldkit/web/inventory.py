@@ -131,10 +131,8 @@ def labels_pdf(site_id: int):
 @bp.get("/sites/<int:site_id>/labels.png")
 def labels_png(site_id: int):
     _, paper, chosen, skip = _label_request(site_id)
-    page = request.args.get("page", "1")
-    if not (page.isascii() and page.isdigit()):
-        raise ValidationError("'page' must be a page number.", "bad_page")
-    data = qr.labels_png(chosen, paper, current_app.config["BASE_URL"], skip, int(page))
+    page = _small_number("page", "1", "'page' must be a page number.", "bad_page")
+    data = qr.labels_png(chosen, paper, current_app.config["BASE_URL"], skip, page)
     return Response(data, mimetype="image/png")
 
 
@@ -146,10 +144,18 @@ def _label_request(site_id: int) -> tuple[Site, qr.Paper, list[Asset], int]:
     chosen = inventory.site_assets(db.session, site, list(ids) if ids else None)
     if ids and len(chosen) != len(ids):
         raise ValidationError("Some of the chosen assets are not on this site.", "bad_assets")
-    skip = request.args.get("skip", "0") or "0"
-    if not (skip.isascii() and skip.isdigit()):
-        raise ValidationError("'skip' must be the number of labels already used on the first sheet.", "bad_skip")
-    return site, paper, chosen, int(skip)
+    skip = _small_number("skip", "0", "'skip' must be the number of labels already used on the first sheet.",
+                         "bad_skip")
+    return site, paper, chosen, skip
+
+
+def _small_number(name: str, default: str, message: str, code: str) -> int:
+    """A whole number from the query string; a label sheet's numbers have a few digits (Python refuses to
+    read a number of thousands of digits, and no sheet has a million labels)."""
+    text = request.args.get(name, default) or default
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):
+        raise ValidationError(message, code)
+    return int(text)
 
 
 # --------------------------------------------------------------------------- site page sections
