@@ -5,7 +5,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import access, tags
@@ -15,6 +15,7 @@ from .models import ASSET_STATUSES, Asset, AssetEvent, Item, Site, User, utcnow
 from .sites import refresh
 
 TEXT_LIMIT = 120
+MAX_ASSETS_PER_SITE = 10_000  # a site's whole inventory travels in every phone's bundle: far past any office
 SETTABLE = ("kind", "tag", "make", "model", "serial", "mac", "room", "status", "item_id")
 FIELD_LABELS = {"kind": "Kind", "tag": "Tag", "make": "Make", "model": "Model", "serial": "Serial", "mac": "MAC",
                 "room": "Room", "status": "Status", "item_id": "Checklist item"}
@@ -174,6 +175,10 @@ def upsert_asset(session: Session, user: User, site: Site, asset_id: str, change
     if asset is None:
         if "kind" not in values:
             raise ValidationError("A new asset needs a 'kind'.", "missing_kind")
+        count = session.scalar(select(func.count()).select_from(Asset).where(Asset.site_id == site.id))
+        if count >= MAX_ASSETS_PER_SITE:
+            raise TooLarge(f"A site holds at most {MAX_ASSETS_PER_SITE:,} assets; this one has {count:,}.",
+                           "too_many_assets")
         values.setdefault("tag", tags.new_tag(session))
         asset = Asset(id=asset_id, site_id=site.id, rev=1, **{"status": "ordered", **values})
         session.add(asset)

@@ -189,3 +189,16 @@ def test_a_404_for_a_hidden_site_says_the_same_as_for_a_thing_that_does_not_exis
         assert "Zenith" not in message, (what, message)
         if missing is not None:
             assert ask(missing).replace(str(missing), "X") == message.replace(str(real), "X"), what
+
+
+def test_a_site_holds_a_bounded_number_of_assets_and_says_so(api, site, monkeypatch):
+    from fieldkit import inventory
+
+    monkeypatch.setattr(inventory, "MAX_ASSETS_PER_SITE", 3)
+    acks = api["tech"].sync([upsert(site["id"], kind="ap") for _ in range(4)]).get_json()["acks"]
+    assert [a["status"] for a in acks] == ["applied"] * 3 + ["rejected"]
+    assert acks[3]["error"] == {"code": "too_many_assets", "message": "A site holds at most 3 assets; this one has 3."}
+    report = api["pm"].client.post(f"/api/sites/{site['id']}/assets.csv", data=b"kind,serial\nap,SN-1\n",
+                                   headers={**api["pm"].headers, "Content-Type": "text/csv"})
+    assert report.status_code < 500
+    assert "at most 3 assets" in report.get_data(as_text=True)
