@@ -24,11 +24,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     extensions.init_app(app)
 
-    from .web import admin, api, auth, errors, inventory, pages, signoff
+    from .web import admin, api, auth, errors, inventory, pages, signoff, tokens
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(tokens.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(inventory.api_bp)
     app.register_blueprint(inventory.bp)

@@ -1,10 +1,11 @@
-"""Command line: init-db, demo, create-user, create-token (API.md)."""
+"""Command line: init-db, demo, create-user, create-token (API.md); list-tokens, revoke-token."""
 import click
 from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import inspect, select
 
-from . import accounts, demo
+from . import accounts, dates, demo
+from .access import MAX_ID
 from .db import db
 from .errors import FieldKitError
 from .models import Counter, User
@@ -60,11 +61,41 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("create-token")
     @click.argument("email")
-    def create_token_command(email):
+    @click.option("--label", default="command line", help="What the token is for, shown in lists.")
+    @click.option("--days", type=int, default=accounts.TOKEN_DAYS, show_default=True,
+                  help=f"Days until the token stops working (1 to {accounts.MAX_TOKEN_DAYS}).")
+    def create_token_command(email, label, days):
         """Print one new API token for the user (and nothing else on stdout)."""
         try:
-            token = accounts.create_token(db.session, email, label="cli")
+            token = accounts.create_token(db.session, email, label=label, days=days)
         except FieldKitError as exc:
             raise click.ClickException(exc.message) from exc
         db.session.commit()
         click.echo(token)
+
+    @app.cli.command("list-tokens")
+    @click.argument("email")
+    def list_tokens_command(email):
+        """List a user's API tokens: id, state, label, created, last used, expires."""
+        user = accounts.find_user(db.session, email)
+        if user is None:
+            raise click.ClickException(f"No user with email {email}.")
+        rows = accounts.tokens_of(db.session, user)
+        click.echo(f"{'id':>6}  {'state':8} {'created':17} {'last used':17} {'expires':17} label")
+        for row in rows:
+            used = dates.moment(row.last_used_at, zone=False) if row.last_used_at else "never"
+            click.echo(f"{row.id:>6}  {accounts.token_state(row):8} {dates.moment(row.created_at, zone=False):17} "
+                       f"{used:17} {dates.moment(row.expires_at, zone=False):17} {row.label}")
+        if not rows:
+            click.echo(f"{user.email} has no tokens.", err=True)
+
+    @app.cli.command("revoke-token")
+    @click.argument("token_id", type=click.IntRange(1, MAX_ID))
+    def revoke_token_command(token_id):
+        """Stop one API token at once (its id is in list-tokens)."""
+        try:
+            row = accounts.revoke_token(db.session, None, token_id)
+        except FieldKitError as exc:
+            raise click.ClickException(exc.message) from exc
+        db.session.commit()
+        click.echo(f"Token {row.id} ({row.label or 'no label'}) of {row.user.email} no longer works.", err=True)

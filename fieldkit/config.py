@@ -41,7 +41,17 @@ def load(instance_path: str, environ=os.environ) -> dict:
         "WEBHOOK_TIMEOUT": float(environ.get("FIELDKIT_WEBHOOK_TIMEOUT", "5")),
         "WEBHOOK_SECRET": environ.get("FIELDKIT_WEBHOOK_SECRET", ""),  # signs webhooks; see notify.py
         "WEBHOOK_ALLOW_INTERNAL": environ.get("FIELDKIT_WEBHOOK_ALLOW_INTERNAL", "") == "1",
+        # Sign-in limits are counted in Redis when it is given, so every app process shares the counts.
+        "RATELIMIT_STORAGE_URI": environ.get("REDIS_URL") or "memory://",
+        "PROXY_HOPS": _proxy_hops(environ.get("FIELDKIT_PROXY_HOPS", "0")),
     }
+
+
+def _proxy_hops(value: str) -> int:
+    """How many reverse proxies stand in front of the app (their X-Forwarded-For names the client)."""
+    if not value.isascii() or not value.isdigit() or int(value) > 5:
+        raise ConfigError("FIELDKIT_PROXY_HOPS must be the number of proxies in front of FieldKit, 0 to 5.")
+    return int(value)
 
 
 def _development_secret(instance: Path) -> str:

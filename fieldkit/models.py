@@ -55,6 +55,17 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     client: Mapped[Client | None] = relationship()
+    # The browser session this request signed in with (set by web.extensions): Flask-Login keeps it in the
+    # cookie instead of the user's id, so ending the LoginSession row ends that cookie.
+    login_session_id = None
+
+    # UserMixin compares users by get_id(); a row is one object per database session, so identity is right.
+    __eq__, __ne__, __hash__ = object.__eq__, object.__ne__, object.__hash__
+
+    def get_id(self) -> str:
+        if self.login_session_id is None:
+            raise AttributeError("A user is signed in through accounts.start_session, never by id.")
+        return self.login_session_id
 
     @property
     def is_active(self) -> bool:
@@ -66,7 +77,7 @@ class User(UserMixin, db.Model):
 
 
 class ApiToken(db.Model):
-    """A bearer token for scripts and devices; only its SHA-256 is stored."""
+    """A bearer token for scripts and devices; only its SHA-256 is stored. It ends at `expires_at` or when revoked."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
@@ -74,16 +85,25 @@ class ApiToken(db.Model):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
 
 
-class LoginThrottle(db.Model):
-    """Wrong passwords in a row for one email (known or not, so a lock-out tells nothing about accounts)."""
+class LoginSession(db.Model):
+    """A signed-in browser: its cookie names a random id of which only the SHA-256 is stored here, so deleting
+    the row (sign-out, password change, an admin's revoke) ends that cookie and its remember-me cookie."""
 
-    email: Mapped[str] = mapped_column(String(320), primary_key=True)
-    failures: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)  # kept across browser restarts (a technician's phone)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
 
 
 site_technician = Table(

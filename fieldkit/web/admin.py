@@ -1,4 +1,5 @@
-"""Admin pages: people, their roles and clients, and the checklist templates in use."""
+"""Admin pages: people, their roles and clients, their signed-in browsers and API tokens, and the checklist
+templates in use."""
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -9,7 +10,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from .. import access, accounts
 from ..db import db
 from ..errors import FieldKitError
-from ..models import ROLES, Checklist, Client, User
+from ..models import ROLES, Checklist, Client, User, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -46,8 +47,11 @@ def people():
     clients = db.session.execute(select(Client).order_by(Client.name)).scalars().all()
     in_use = dict(db.session.execute(select(Checklist.template_key, func.count()).group_by(Checklist.template_key)).all())
     status = 400 if request.method == "POST" else 200
+    now = utcnow()
+    tokens = [(token, accounts.token_state(token, now)) for token in accounts.tokens_of(db.session, current_user)]
     return render_template("admin.html", form=form, users=users, clients=clients,
-                           templates=current_app.extensions["templates"].values(), in_use=in_use), status
+                           templates=current_app.extensions["templates"].values(), in_use=in_use, tokens=tokens,
+                           browsers=accounts.list_sessions(db.session, now)), status
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -55,7 +59,26 @@ def toggle_active(user_id: int):
     form = FlaskForm()
     user = db.get_or_404(User, user_id)
     if form.validate_on_submit() and user.id != current_user.id:
-        user.active = not user.active
+        accounts.set_active(db.session, user, not user.active)
         db.session.commit()
         flash(f"{user.email} {'can sign in again' if user.active else 'can no longer sign in'}.", "ok")
+    return redirect(url_for("admin.people"))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    if FlaskForm().validate_on_submit():
+        token = accounts.revoke_token(db.session, current_user, token_id)
+        db.session.commit()
+        flash(f"The token “{token.label or token.id}” of {token.user.email} no longer works.", "ok")
+    return redirect(url_for("admin.people"))
+
+
+@bp.post("/sessions/<int:session_id>/logout")
+def end_browser_session(session_id: int):
+    """Sign one browser out (a lost phone): its cookies stop working at once."""
+    if FlaskForm().validate_on_submit():
+        user = accounts.revoke_session(db.session, session_id)
+        db.session.commit()
+        flash(f"{user.email} is signed out of that browser.", "ok")
     return redirect(url_for("admin.people"))

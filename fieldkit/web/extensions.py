@@ -1,19 +1,28 @@
 """Flask extensions, made unbound and bound to the app in create_app."""
-from flask import Flask, g, request
+from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
+from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from .. import accounts
 from ..access import MAX_ID
-from ..accounts import user_for_token
 from ..db import db
 from ..models import User
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
 migrate = Migrate()
+# Counts live in RATELIMIT_STORAGE_URI (Redis when REDIS_URL is set, so every process shares them; memory
+# otherwise). A moving window takes each hit atomically before the request is looked at, so guesses sent
+# at the same moment cannot slip past a limit. While Redis is unreachable each process counts in memory.
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window", key_prefix="fieldkit",
+                  headers_enabled=False, in_memory_fallback_enabled=True)
 MIGRATIONS = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "migrations")
 
 
@@ -26,25 +35,8 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().save_session(app, session, response)
 
 
-def _numbers_up_to(limit: int) -> str:
-    """A regex matching exactly the numbers 1..limit written without leading zeros."""
-    digits = str(limit)
-    parts = [rf"[1-9]\d{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
-    for n, digit in enumerate(digits):
-        lowest = 1 if n == 0 else 0
-        if int(digit) > lowest:
-            parts.append(f"{digits[:n]}[{lowest}-{int(digit) - 1}]" + r"\d" * (len(digits) - n - 1))
-    return "(?:" + "|".join([*parts, digits]) + ")"
-
-
 class IdConverter(IntegerConverter):
-    """<int:...> in every route: a number past the 32-bit ids of PostgreSQL names nothing, so it is a 404.
-
-    The range is in the pattern itself: werkzeug checks a rule's methods before its converter's range, so a
-    path with GET and POST rules would answer 405 for an out-of-range id instead of 404.
-    """
-
-    regex = _numbers_up_to(MAX_ID)
+    """<int:...> in every route: a number past the 32-bit ids of PostgreSQL names nothing, so it is a 404."""
 
     def __init__(self, url_map, max: int = MAX_ID, **kwargs):
         super().__init__(url_map, max=max, **kwargs)
@@ -52,22 +44,37 @@ class IdConverter(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
+    if app.config.get("PROXY_HOPS"):
+        # Behind a reverse proxy every request comes from the proxy: read the client from X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
     app.session_interface = SessionInterface()
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", accounts.REMEMBERED_FOR)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
-    login_manager.session_protection = "strong"
+    # Sessions are checked on the server and can be ended there; binding them to the client's address as
+    # well would sign a phone out each time it moves between Wi-Fi and mobile data.
+    login_manager.session_protection = None
+    limiter.init_app(app)
     csrf.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(session_id: str) -> User | None:
     if request.headers.get("Authorization", "").startswith("Bearer "):
         # A request that names its token acts as the token's user, whatever session cookie came with it.
         return load_user_from_bearer(request)
-    user = db.session.get(User, int(user_id)) if user_id.isascii() and user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    with Session(db.engine) as short, short.begin():
+        found = accounts.use_session(short, session_id)
+    if found is None:
+        return None
+    if found.remember and found.recorded:
+        session["_remember"] = "set"  # Flask-Login renews the remember-me cookie: 90 days from the last use
+    user = db.session.get(User, found.user_id)
+    if user is not None:
+        user.login_session_id = session_id
+    return user
 
 
 @login_manager.request_loader
@@ -76,12 +83,9 @@ def load_user_from_bearer(req) -> User | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    user = user_for_token(db.session, header.removeprefix("Bearer ").strip())
-    if user is not None:
-        g.bearer = True
-        db.session.commit()
-    return user
-
-
-def is_bearer() -> bool:
-    return bool(g.get("bearer")) or request.headers.get("Authorization", "").startswith("Bearer ")
+    with Session(db.engine) as short, short.begin():  # its own short transaction: a GET stays a read
+        user_id = accounts.use_token(short, header.removeprefix("Bearer ").strip())
+    if user_id is None:
+        return None
+    g.bearer = True
+    return db.session.get(User, user_id)

@@ -1,0 +1,47 @@
+"""API tokens over the API: list, create, revoke. A person manages their own; an admin everyone's."""
+from flask import Blueprint, g, jsonify, request
+from flask_login import current_user
+
+from .. import accounts
+from ..db import db
+from ..errors import Forbidden, NotFound
+from . import api
+from .extensions import csrf
+
+bp = Blueprint("tokens", __name__, url_prefix="/api/tokens")
+csrf.exempt(bp)
+bp.before_request(api.authenticate_and_guard)
+
+
+@bp.get("")
+def list_tokens():
+    """The caller's tokens; an admin sees every token, or one person's with ?email=."""
+    return jsonify([accounts.token_json(row) for row in
+                    accounts.tokens_of(db.session, current_user, request.args.get("email"))])
+
+
+@bp.post("")
+def create():
+    """`{"label"?, "days"?, "email"?}` -> 201 with the token, shown this once."""
+    if g.get("bearer"):
+        # A token that could make tokens would outlive its own expiry and revocation.
+        raise Forbidden("Create tokens from a signed-in browser or the command line, not with a token.")
+    data = api.body()
+    user = current_user
+    if data.get("email") not in (None, current_user.email):
+        if current_user.role != "admin":
+            raise Forbidden("Only an admin makes tokens for someone else.")
+        user = accounts.find_user(db.session, str(data["email"]))
+        if user is None:
+            raise NotFound(f"There is no user {data['email']}.")
+    row, token = accounts.issue_token(db.session, user, data.get("label") or "", data.get("days"))
+    db.session.commit()
+    return jsonify({**accounts.token_json(row), "token": token}), 201
+
+
+@bp.delete("/<int:token_id>")
+@bp.post("/<int:token_id>/revoke")
+def revoke(token_id: int):
+    row = accounts.revoke_token(db.session, current_user, token_id)
+    db.session.commit()
+    return jsonify(accounts.token_json(row))
