@@ -12,6 +12,7 @@ const DAY = 86_400_000;
 const main = document.getElementById("app");
 const TYPING = "input:not([type=file]):not([type=checkbox]):not([type=radio]), textarea, select";
 const bar = document.getElementById("syncbar");
+const notice = document.getElementById("notice");
 const app = { user: null, state: sync.state, render: () => render() };
 let screen = null;
 let renderLater = false;
@@ -49,6 +50,7 @@ async function render({ scroll = false } = {}) {
   bindFileInputs(screen);
   document.title = `${screen.title} · FieldKit`;
   if (scroll) {
+    notice.hidden = true; // a new screen: what went wrong on the last one no longer applies
     scrollTo(0, 0);
     main.focus({ preventScroll: true });
   } else scrollTo(0, y);
@@ -69,12 +71,20 @@ main.addEventListener("focusout", () => setTimeout(() => {
   }
 }));
 
+// What went wrong, in the page where a thumb reaches it, until the technician has read it.
+function tell(text) {
+  document.getElementById("notice-text").textContent = text;
+  notice.hidden = false;
+}
+notice.addEventListener("click", (event) => { if (event.target.closest("button")) notice.hidden = true; });
+
 function run(act, el, event) {
   if (!act) return;
   event.preventDefault();
   Promise.resolve(act(el, event)).catch((error) => {
+    if (error instanceof store.NotStored) return tell(error.message);
     console.error(error);
-    alert(`That did not work: ${error.message}`);
+    tell(`That did not work: ${error.message}`);
   });
 }
 
@@ -119,9 +129,10 @@ function drawBar(state) {
     parts.push("offline");
     tone = state.waiting ? "waiting" : "offline";
   }
-  // Nothing waiting means nothing to lose, with or without a signal.
-  if (!state.waiting && !state.running && !(state.error && state.online)) parts.push("safe to close");
-  const notes = [];
+  // Nothing waiting means nothing to lose, with or without a signal: not even someone else's work.
+  if (!state.waiting && !state.running && !(state.error && state.online) && !state.others.length) parts.push("safe to close");
+  const notes = state.others.map((other) => html`<span class="syncbar-others">${sync.othersText(other)}</span>`);
+  if (notes.length && tone === "ok") tone = "waiting";
   if (state.error && state.online) {
     notes.push(html`<span class="syncbar-attention">needs attention: ${state.error}</span>`);
     if (state.errorStatus === 401) action = html`<a class="button small" href="/login?next=${encodeURIComponent(location.pathname)}">Sign in</a>`;
@@ -158,13 +169,13 @@ async function whoIsSignedIn() {
       location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
       return null;
     }
-    if (response.ok) {
-      const { id, email, name, role } = await response.json();
+    const { id, email, name, role } = response.ok ? await response.json() : {};
+    if (Number.isInteger(id)) { // a Wi-Fi sign-in page is not FieldKit saying who this is
       const user = { id, email, name, role };
       localStorage.setItem(USER_KEY, JSON.stringify(user));
       return user;
     }
-  } catch { /* no network: the person who signed in last on this phone */ }
+  } catch { /* no network, or not FieldKit's answer: the person who signed in last on this phone */ }
   return JSON.parse(localStorage.getItem(USER_KEY) || "null");
 }
 
@@ -188,6 +199,7 @@ async function main_() {
   app.user = user;
   document.getElementById("me-link").textContent = user.name.split(" ")[0] || "This phone";
   await store.open(user.id);
+  await store.setMeta("owner", { name: user.name || user.email }); // what the next person on this phone is told
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => false);
   startRouter(render);
   sync.onChange((state, dataChanged) => {

@@ -35,8 +35,16 @@ function encode(image, longest, quality) {
     (blob) => (blob ? resolve(blob) : reject(new Error("could not encode the photo"))), "image/jpeg", quality));
 }
 
-// Store photos for an item or asset; resolves once they are on disk.
+// "The photo was NOT kept: ...": what a technician needs to hear when the phone could not store a photo.
+function notKept(lost, taken) {
+  const what = lost === taken ? (taken === 1 ? "The photo was" : `The ${taken} photos were`) : `${lost} of ${taken} photos were`;
+  return `${what} NOT kept: the phone's storage is full or failing. Free up space on the phone, then take ${lost === 1 ? "the photo" : "them"} again.`;
+}
+
+// Store photos for an item or asset; resolves once they are on disk, and throws (after keeping the others)
+// when the phone could not store one.
 export async function capture(files, { site_id, item_id = null, asset_id = null }) {
+  let lost = 0;
   for (const file of files) {
     let blob = file;
     let thumb = null;
@@ -50,8 +58,14 @@ export async function capture(files, { site_id, item_id = null, asset_id = null 
     }
     const record = { id: store.uuid(), site_id, item_id, asset_id, blob, thumb, state: "waiting", error: null,
       at: Date.now(), captured_at: new Date(file.lastModified || Date.now()).toISOString(), size: blob.size };
-    await store.tx("photos", "readwrite", (s) => store.req(s.photos.put(record)));
+    try {
+      await store.tx("photos", "readwrite", (s) => store.req(s.photos.put(record)));
+    } catch (error) {
+      if (!(error instanceof store.NotStored)) throw error;
+      lost += 1;
+    }
   }
+  if (lost) throw new store.NotStored(notKept(lost, files.length));
 }
 
 export function releaseThumbnails() {
@@ -73,7 +87,7 @@ export function thumbnails(photos) {
     return html`<li class="thumb thumb-${state}">
       <img src="${src}" alt="Photo ${p.captured_at ? p.captured_at.slice(0, 16).replace("T", " ") : ""}" loading="lazy">
       <span class="thumb-state">${STATE[state] || state}</span>
-      ${p.error ? html`<span class="thumb-error">${p.error.message}</span>` : ""}
+      ${p.blob && p.error ? html`<span class="thumb-${state === "attention" ? "error" : "reason"}">${p.error.message}</span>` : ""}
     </li>`;
   })}</ul>`;
 }

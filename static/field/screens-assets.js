@@ -96,8 +96,11 @@ async function assetScreen(asset, app, tag = null) {
     change: {
       async photo(el) {
         if (!el.files.length) return;
-        await capture([...el.files], { site_id: asset.site_id, asset_id: asset.id, item_id: asset.item_id || null });
-        await sync.recorded();
+        try {
+          await capture([...el.files], { site_id: asset.site_id, asset_id: asset.id, item_id: asset.item_id || null });
+        } finally {
+          await sync.recorded(); // the photos that were kept show, and go
+        }
       },
     },
   };

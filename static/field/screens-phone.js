@@ -19,13 +19,15 @@ export async function changes(_, app) {
   const photoRow = (p) => html`<li class="change ${p.state === "attention" ? "change-attention" : ""}">
     <p><b>Photo</b> for ${p.item_id ? itemName.get(p.item_id) || "an item" : "an asset"} · ${bytes(p.blob.size)}</p>
     <p class="muted small">${siteName.get(p.site_id) || ""} · taken ${ago(p.at)}</p>
-    ${p.error ? html`<p class="field-error">${p.error.message}</p>
-      <button type="button" class="button danger" data-action="discard-photo" data-id="${p.id}">Discard this photo</button>` : ""}</li>`;
+    ${p.error ? html`<p class="${p.state === "attention" ? "field-error" : "muted small"}">${p.error.message}</p>` : ""}
+    ${p.state === "attention" ? html`<button type="button" class="button danger" data-action="discard-photo" data-id="${p.id}">Discard this photo</button>` : ""}</li>`;
   return {
     title: "Waiting changes",
     html: html`<h1>Waiting changes</h1>
       ${outbox.length || waitingPhotos.length ? html`<p>${plural(outbox.length, "change")} and ${plural(waitingPhotos.length, "photo")} are on this phone only.
         They are sent by themselves when there is a connection; a change the server refused waits for you to decide.</p>`
+        : app.state.others.length ? html`<p class="flash flash-waiting">Everything made on this phone is on the server, except
+          ${app.state.others.map((other) => sync.othersText(other, true)).join("; ")}.</p>`
         : html`<p class="flash flash-ok">Everything made on this phone is on the server. Safe to close.</p>`}
       ${app.state.error ? html`<p class="flash flash-error">Last attempt: ${app.state.error}</p>` : ""}
       <button type="button" class="button primary wide" data-action="sync">Sync now</button>
@@ -60,7 +62,8 @@ export async function phone(_, app) {
         <dt>Sites stored</dt><dd>${sites.filter((s) => s.bundled).length}</dd>
         <dt>Storage used</dt><dd id="storage-used">${estimate ? `${bytes(estimate.usage)} of ${bytes(estimate.quota)}` : "unknown"}</dd>
         <dt>Kept by the browser</dt><dd>${persisted ? "yes: persistent storage" : "not guaranteed: the browser may clear it when space runs low"}</dd>
-        <dt>Waiting</dt><dd>${state.waiting ? html`<a href="/field/changes">${plural(state.waiting, "change")}</a>` : "nothing"}</dd>
+        <dt>Waiting</dt><dd>${state.waiting ? html`<a href="/field/changes">${plural(state.waiting, "change")}</a>` : "nothing"}
+          ${state.others.map((other) => html`<br><span class="muted">${sync.othersText(other)}</span>`)}</dd>
         <dt>Last synced</dt><dd>${ago(state.lastSynced)}</dd>
         <dt>Device</dt><dd class="small">${device} · cursor ${cursor ?? "–"}</dd>
       </dl>
@@ -92,7 +95,7 @@ async function signOut(app) {
     const response = await fetch("/api/me", { headers: { "X-FieldKit-Client": "field", Accept: "application/json" }, credentials: "same-origin" });
     token = (await response.json()).csrf_token;
   } catch {
-    await ask("Signing out needs a connection: you are offline. Your data stays safe on this phone.", "OK", "Close");
+    await ask("Signing out needs a connection to FieldKit, and this phone has none right now (offline, or a Wi-Fi sign-in page). Your data stays safe on this phone.", "OK", "Close");
     return;
   }
   localStorage.removeItem("fieldkit-user");

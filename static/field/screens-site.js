@@ -1,7 +1,7 @@
 // Screens for checklist work: my sites, a site by category or by room, and one item.
 import * as store from "./store.js";
 import * as sync from "./sync.js";
-import { itemChecks, loadSite, photosFor, progress, readingProblem, thresholdText } from "./model.js";
+import { itemChecks, loadSite, overlayItems, photosFor, progress, readingProblem, thresholdText } from "./model.js";
 import { capture, photoButton, thumbnails } from "./photos.js";
 import { STATUS, ago, day, daysTo, html, plural, verdict } from "./ui.js";
 
@@ -13,10 +13,9 @@ export async function mySites(_, app) {
   const visible = sites.filter((s) => !s.gone || outbox.some((r) => r.site_id === s.id))
     .sort((a, b) => (a.move_in || "").localeCompare(b.move_in || ""));
   const cards = visible.map((site) => {
-    const mine = items.filter((i) => i.site_id === site.id);
-    const p = progress(mine);
-    const waiting = outbox.filter((r) => r.site_id === site.id).length
-      + photos.filter((ph) => ph.blob && ph.site_id === site.id).length;
+    const changes = outbox.filter((r) => r.site_id === site.id);
+    const p = progress(overlayItems(items.filter((i) => i.site_id === site.id), changes)); // as the site screen counts
+    const waiting = changes.length + photos.filter((ph) => ph.blob && ph.site_id === site.id).length;
     return html`<li><a class="card site-card status-${(site.status || "").toLowerCase()}" href="/field/sites/${site.id}">
       <span class="site-card-head">${verdict(site.status)}<b class="site-name">${site.name}</b></span>
       <span class="muted">${site.client} · move-in ${day(site.move_in)} (${daysTo(site.move_in)})</span>
@@ -212,8 +211,11 @@ export async function itemScreen({ siteId, itemId }, app) {
       async photo(el) {
         const files = [...el.files];
         if (!files.length) return;
-        await capture(files, { site_id: item.site_id, item_id: item.id });
-        await sync.recorded();
+        try {
+          await capture(files, { site_id: item.site_id, item_id: item.id });
+        } finally {
+          await sync.recorded(); // the photos that were kept show, and go
+        }
       },
     },
     input: {

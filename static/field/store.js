@@ -40,6 +40,16 @@ export function close() {
   db = null;
 }
 
+/** The phone could not write: its storage is full or failing. The message says so in words. */
+export class NotStored extends Error {}
+
+// The browser's own words ("Failed to write blobs (IOError)", "QuotaExceededError") mean nothing to a technician.
+function plainly(error) {
+  if (!error || !["QuotaExceededError", "UnknownError"].includes(error.name)) return error;
+  return new NotStored("This was NOT saved: the phone's storage is full or failing. Free up space on the phone, then do it again.",
+    { cause: error });
+}
+
 // Run `work(stores)` in one transaction; resolves with its result once the transaction has committed,
 // so a caller that awaits it knows the change is on disk before the screen shows it.
 export function tx(names, mode, work) {
@@ -47,13 +57,19 @@ export function tx(names, mode, work) {
     const t = db.transaction(names, mode);
     let result;
     t.oncomplete = () => resolve(result);
-    t.onerror = () => reject(t.error);
-    t.onabort = () => reject(t.error || new Error("The change could not be saved on this phone."));
+    t.onerror = () => reject(plainly(t.error));
+    t.onabort = () => reject(plainly(t.error) || new Error("The change could not be saved on this phone."));
     const stores = {};
     for (const n of [names].flat()) stores[n] = t.objectStore(n);
-    Promise.resolve(work(stores)).then((value) => { result = value; }, (error) => {
+    let working;
+    try {
+      working = Promise.resolve(work(stores));
+    } catch (error) {
+      working = Promise.reject(error);
+    }
+    working.then((value) => { result = value; }, (error) => {
       try { t.abort(); } catch { /* already finished */ }
-      reject(error);
+      reject(plainly(error));
     });
   });
 }
@@ -125,6 +141,30 @@ export async function putServerRow(store, row) {
     return store.put({ ...(old || {}), ...row, state: "uploaded", blob: null });
   }
   return store.put(row);
+}
+
+// What other people who used this phone left waiting in their own databases: only their name (which they
+// recorded as "owner") and how many changes and photos wait are read, never what the changes are.
+export async function waitingForOthers(userId) {
+  if (!indexedDB.databases) return [];
+  const others = (await indexedDB.databases()).map((d) => d.name).filter((n) => n && n.startsWith("fieldkit-user-") && n !== dbName(userId));
+  const found = [];
+  for (const other of others) {
+    const request = indexedDB.open(other);
+    request.onupgradeneeded = () => request.transaction.abort(); // deleted meanwhile: do not create it again
+    const theirs = await done(request).catch(() => null);
+    if (!theirs) continue;
+    try {
+      const t = theirs.transaction(["outbox", "photos", "meta"]);
+      const [changes, photos, owner] = await Promise.all([done(t.objectStore("outbox").count()),
+        done(t.objectStore("photos").getAll()), done(t.objectStore("meta").get("owner"))]);
+      const waiting = changes + photos.filter((p) => p.blob).length;
+      if (waiting) found.push({ name: owner ? owner.value.name : "", waiting });
+    } finally {
+      theirs.close();
+    }
+  }
+  return found;
 }
 
 export async function forget(userId) {

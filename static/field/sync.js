@@ -1,24 +1,35 @@
 // Sending the outbox and pulling what others changed (API.md POST /api/sync), uploading photos, and
-// downloading site bundles. A mutation leaves the outbox only when the server acknowledged it; any
-// HTTP error or no answer keeps everything and says why.
+// downloading site bundles. Nothing leaves the phone and nothing is stored unless FieldKit itself answered
+// as API.md says: an HTTP error, a Wi-Fi sign-in page, a proxy, a timeout or no answer keeps everything
+// and says why in words.
 import * as store from "./store.js";
+import { plural } from "./ui.js";
 
 const HEADERS = { "X-FieldKit-Client": "field", Accept: "application/json" };
 const BATCH = 100;
 const EVERY = 60_000;
 const SITES_EVERY = 10 * 60_000;
 const KEEP = new Set(["applied", "duplicate", "conflict"]);
+const KEPT = "everything stays on this phone";
+const WEB_PAGE = `the network answered with a web page instead of FieldKit (a Wi-Fi sign-in page?): ${KEPT}`;
+const NOT_FIELDKIT = `the answer did not come from FieldKit (a proxy or a Wi-Fi sign-in page?): ${KEPT}`;
+
+// How long to wait for an answer (a photo gets longer by its size) and between attempts; tests shorten them.
+export const settings = { timeout: 30_000, photo_bytes_per_second: 50_000, retry_first: 5000, retry_most: 60_000 };
 
 export const state = {
   running: false, online: navigator.onLine, error: null, waiting: 0, attention: 0, firstAttention: null,
-  oldest: null, lastSynced: null,
+  oldest: null, lastSynced: null, others: [],
 };
 const listeners = new Set();
 let user = null;
 let running = null;
+let wanted = 0; // when something new (a change, the signal back) last asked for an attempt
+let started = 0;
 let timer = null;
 let soon = null;
 let failures = 0;
+let timeoutsInRow = 0;
 let sitesFetchedAt = 0;
 const channel = "BroadcastChannel" in self ? new BroadcastChannel("fieldkit") : null;
 
@@ -31,8 +42,12 @@ function changed() {
   if (channel) channel.postMessage({ type: "changed", user: user && user.id });
 }
 
+// `everything`: every other request would get the same answer now (signed out, a sign-in page), so stop trying.
 class SyncError extends Error {
-  constructor(reason, status = 0) { super(reason); this.reason = reason; this.status = status; }
+  constructor(reason, { status = 0, everything = false } = {}) {
+    super(reason);
+    Object.assign(this, { reason, status, everything });
+  }
 }
 
 function reasonFor(status, body) {
@@ -43,15 +58,35 @@ function reasonFor(status, body) {
   return `${message || "the server refused the request"} (${status})`;
 }
 
-async function call(url, options = {}) {
+const isObject = (value) => Boolean(value) && typeof value === "object" && !Array.isArray(value);
+
+// One request with a deadline. `expect(body)` says whether a 2xx body is FieldKit's answer; anything else throws.
+async function call(url, { expect, timeout = settings.timeout, ...options }) {
+  const abort = new AbortController();
+  const deadline = setTimeout(() => abort.abort(), timeout);
   let response;
+  let body;
   try {
-    response = await fetch(url, { credentials: "same-origin", ...options, headers: { ...HEADERS, ...(options.headers || {}) } });
+    // "manual": FieldKit's API never redirects, so a redirect is the network sending the phone elsewhere.
+    response = await fetch(url, { credentials: "same-origin", redirect: "manual", ...options, signal: abort.signal,
+      headers: { ...HEADERS, ...(options.headers || {}) } });
+    if ((response.headers.get("Content-Type") || "").includes("json")) body = await response.json();
   } catch {
-    throw new SyncError("no answer from the server: everything stays on this phone and is sent again");
+    if (!abort.signal.aborted) throw new SyncError(`no answer from the server: ${KEPT} and is sent again`);
+    timeoutsInRow += 1; // a second hung request in a row: the link is dead for now, stop this attempt
+    throw new SyncError(`the server did not answer within ${Math.round(timeout / 1000)} s: ${KEPT} and is sent again`,
+      { everything: timeoutsInRow >= 2 });
+  } finally {
+    clearTimeout(deadline);
   }
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new SyncError(reasonFor(response.status, body), response.status);
+  const { status } = response;
+  if (response.type === "opaqueredirect" || status === 511 || (body === undefined && status < 500)) {
+    throw new SyncError(WEB_PAGE, { everything: true });
+  }
+  if (!response.ok) throw new SyncError(reasonFor(status, body), { status, everything: status === 401 });
+  if (!expect(body)) throw new SyncError(NOT_FIELDKIT, { everything: true });
+  failures = 0; // FieldKit answered: the link works, so the next retry comes soon
+  timeoutsInRow = 0;
   return body;
 }
 
@@ -68,9 +103,24 @@ export async function counts() {
   return state;
 }
 
-export function start(signedIn) {
+// "2 changes by Tom Okafor wait on this phone until Tom signs in": someone else's work this phone still holds.
+// As a clause (after "except"): "2 changes by Tom Okafor: they wait on this phone until Tom signs in".
+export function othersText({ name, waiting }, clause = false) {
+  const who = name ? `by ${name}` : "by someone who used this phone before";
+  const until = name ? `until ${name.split(" ")[0]} signs in` : "until they sign in here again";
+  const verb = clause ? (waiting === 1 ? ": it waits" : ": they wait") : (waiting === 1 ? " waits" : " wait");
+  return `${plural(waiting, "change")} ${who}${verb} on this phone ${until}`;
+}
+
+export async function start(signedIn) {
   user = signedIn;
-  addEventListener("online", () => { state.online = true; emit(); flush(); });
+  addEventListener("online", () => {
+    state.online = true;
+    failures = 0;
+    wanted = Date.now();
+    emit();
+    flush();
+  });
   addEventListener("offline", () => { state.online = false; emit(); });
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") flush(); });
   if (channel) channel.onmessage = (event) => { if (event.data.user === user.id) counts().then(() => emit(true)); };
@@ -79,11 +129,14 @@ export function start(signedIn) {
       if (event.data && event.data.type === "flush") flush().then((ok) => event.ports[0] && event.ports[0].postMessage({ ok }));
     });
   }
+  state.others = await store.waitingForOthers(user.id);
+  emit();
   return flush();
 }
 
 // Ask for a flush shortly (several taps in a row go in one request), and let Background Sync retry.
 export function soonFlush() {
+  wanted = Date.now();
   clearTimeout(soon);
   soon = setTimeout(flush, 800);
   if ("serviceWorker" in navigator) {
@@ -91,15 +144,21 @@ export function soonFlush() {
   }
 }
 
+// One attempt at a time; when something new came after the running one started, another follows it.
 export function flush() {
   if (!running) {
     const work = navigator.locks ? () => navigator.locks.request(`fieldkit-sync-${user.id}`, run) : run;
-    running = work().finally(() => { running = null; });
+    running = work().finally(() => {
+      running = null;
+      if (wanted > started) flush();
+    });
   }
   return running;
 }
 
 async function run() {
+  started = Date.now();
+  clearTimeout(timer);
   state.online = navigator.onLine;
   if (!state.online) {
     await counts();
@@ -109,34 +168,43 @@ async function run() {
   }
   state.running = true;
   emit();
-  let ok = false;
+  const attempt = { problems: [], tried: new Set() };
+  timeoutsInRow = 0;
   try {
-    await refreshSites();
-    await downloadMissing();
-    await sendMutations();
-    await downloadMissing(); // a site assigned since the last sync arrives as a "site" change
-    await uploadPhotos();
-    await store.setMeta("last_synced", Date.now());
-    state.error = null;
-    failures = 0;
-    ok = true;
+    // Each step on its own: a site list, a bundle, a change or a photo that fails does not hold back the rest.
+    for (const step of [refreshSites, downloadMissing, sendMutations, downloadMissing, uploadPhotos]) {
+      try {
+        await step(attempt);
+      } catch (error) {
+        if (!(error instanceof SyncError)) throw error;
+        attempt.problems.push(error);
+        if (error.everything) break;
+      }
+    }
+    if (!attempt.problems.length) await store.setMeta("last_synced", Date.now());
   } catch (error) {
-    if (!(error instanceof SyncError)) console.error(error);
-    state.error = error.reason || `could not sync: ${error.message}`;
-    state.errorStatus = error.status || 0;
-    failures += 1;
+    console.error(error);
+    attempt.problems.push(new SyncError(error instanceof store.NotStored ? `what the server sent could not be stored: ${error.message}`
+      : `could not sync: ${error.message}`));
   } finally {
+    const [first] = attempt.problems;
     state.running = false;
+    state.error = first ? first.reason : null;
+    state.errorStatus = first ? first.status : 0;
+    failures = first ? failures + 1 : 0;
     await counts();
     changed();
     schedule();
   }
-  return ok;
+  return !attempt.problems.length;
 }
 
 function schedule() {
   clearTimeout(timer);
-  const delay = state.error ? Math.min(300_000, 5000 * 2 ** Math.min(failures - 1, 6)) : EVERY;
+  // Capped, and jittered so phones that lost the same link do not all come back at the same moment.
+  const delay = state.error
+    ? Math.min(settings.retry_most, settings.retry_first * 2 ** Math.min(failures - 1, 16)) * (0.5 + Math.random() / 2)
+    : EVERY;
   timer = setTimeout(() => {
     if (document.visibilityState === "visible" || state.waiting) flush();
     else schedule();
@@ -145,9 +213,9 @@ function schedule() {
 
 // The sites this person works on: assigned sites are kept whole on the phone (technicians); a PM's
 // sites are listed, and a site's bundle is downloaded when they open it.
-async function refreshSites(force = false) {
-  if (!force && Date.now() - sitesFetchedAt < SITES_EVERY) return;
-  const list = await call("/api/sites");
+async function refreshSites() {
+  if (Date.now() - sitesFetchedAt < SITES_EVERY) return;
+  const list = await call("/api/sites", { expect: (l) => Array.isArray(l) && l.every((s) => isObject(s) && Number.isInteger(s.id)) });
   sitesFetchedAt = Date.now();
   const listed = new Set(list.map((s) => s.id));
   await store.tx(["sites", "outbox"], "readwrite", async (s) => {
@@ -164,52 +232,91 @@ async function refreshSites(force = false) {
   });
 }
 
-async function downloadMissing() {
+// Each site's bundle on its own: one that fails is tried again next time, the others still arrive.
+async function downloadMissing(attempt) {
   if (user.role !== "tech") return;
-  for (const site of await store.all("sites")) if (!site.bundled && !site.gone) await downloadBundle(site.id);
+  for (const site of await store.all("sites")) {
+    if (site.bundled || site.gone || attempt.tried.has(site.id)) continue;
+    attempt.tried.add(site.id);
+    try {
+      await downloadBundle(site.id);
+    } catch (error) {
+      if (!(error instanceof SyncError) || error.everything) throw error;
+      attempt.problems.push(error);
+    }
+  }
 }
 
 export async function downloadBundle(siteId) {
-  const bundle = await call(`/api/sites/${siteId}/bundle`);
+  const bundle = await call(`/api/sites/${siteId}/bundle`, {
+    expect: (b) => isObject(b) && isObject(b.site) && b.site.id === siteId && Number.isInteger(b.cursor)
+      && [b.items, b.assets, b.photos].every(Array.isArray),
+  });
   await store.saveBundle(bundle);
   // The first bundle gives the cursor; later ones are newer, so an older cursor only pulls some rows twice.
   if ((await store.meta("cursor")) === null) await store.setMeta("cursor", bundle.cursor);
   return bundle;
 }
 
-export async function syncSitesNow() {
-  await refreshSites(true);
-  changed();
-}
+// What a change is about: changes to one item, asset or pin keep their order, whatever else fails.
+const subject = (m) => `${m.type.split(".")[0]}:${m.item_id ?? m.asset_id ?? m.pin_id}`;
 
-async function sendMutations() {
+// A batch the server fails on (5xx) is sent again one change at a time, so one change it cannot take waits
+// alone (and is sent again later) while the others go; later changes to its item or asset wait behind it.
+async function sendMutations(attempt) {
   const device_id = await store.deviceId();
   const sent = new Set();
-  for (;;) {
-    const outbox = await store.all("outbox");
-    const batch = outbox.filter((r) => !sent.has(r.n)).slice(0, BATCH);
-    const cursor = await store.meta("cursor", 0);
-    const answer = await call("/api/sync", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ device_id, cursor, mutations: batch.map((r) => r.mutation) }),
-    });
+  const held = new Set();
+  let more = true;
+  const send = async (batch) => {
     batch.forEach((r) => sent.add(r.n));
-    await applyAnswer(batch, answer);
-    const unsent = outbox.length - batch.length > 0 || (await store.all("outbox")).some((r) => !sent.has(r.n));
-    if (!answer.more && !unsent) return;
+    more = await sendBatch(device_id, batch);
+  };
+  const hold = (record, error) => {
+    if (!(error instanceof SyncError) || !(error.status >= 500)) throw error;
+    held.add(subject(record.mutation));
+    attempt.problems.push(error);
+  };
+  for (;;) {
+    const ready = (await store.all("outbox")).filter((r) => !sent.has(r.n) && !held.has(subject(r.mutation)));
+    const batch = ready.slice(0, BATCH);
+    if (!batch.length && !more) return;
+    try {
+      await send(batch);
+    } catch (error) {
+      if (batch.length === 1) hold(batch[0], error); // throws unless the server failed on it (5xx)
+      else if (batch.length && error.status >= 500) {
+        for (const record of batch) {
+          if (!held.has(subject(record.mutation))) await send([record]).catch((alone) => hold(record, alone));
+        }
+      } else throw error;
+    }
   }
+}
+
+async function sendBatch(device_id, batch) {
+  const cursor = await store.meta("cursor", 0);
+  const ids = batch.map((r) => r.mutation.id);
+  const answer = await call("/api/sync", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ device_id, cursor, mutations: batch.map((r) => r.mutation) }),
+    expect: (a) => isObject(a) && Number.isInteger(a.cursor) && Array.isArray(a.changes ?? [])
+      && Array.isArray(a.acks) && a.acks.length === ids.length
+      && a.acks.every((ack, i) => isObject(ack) && ack.id === ids[i] && typeof ack.status === "string"),
+  });
+  await applyAnswer(batch, answer);
+  return Boolean(answer.more);
 }
 
 function applyAnswer(batch, answer) {
   return store.tx(["outbox", "sites", "items", "assets", "photos", "meta"], "readwrite", async (s) => {
     answer.acks.forEach((ack, i) => {
       const record = batch[i];
-      if (!record) return;
       if (KEEP.has(ack.status)) s.outbox.delete(record.n);
       else s.outbox.put({ ...record, state: "attention", error: ack.error || { code: ack.status, message: "refused by the server" } });
     });
     const bundled = new Set((await store.req(s.sites.getAll())).filter((x) => x.bundled).map((x) => x.id));
-    for (const change of answer.changes) {
+    for (const change of answer.changes || []) {
       if (change.type === "site") {
         const old = await store.req(s.sites.get(change.id));
         s.sites.put({ ...(old || {}), ...change.data });
@@ -221,7 +328,8 @@ function applyAnswer(batch, answer) {
   });
 }
 
-async function uploadPhotos() {
+// Each photo on its own: one that cannot go now keeps waiting with its reason, and the others still go.
+async function uploadPhotos(attempt) {
   const [photos, outbox] = await Promise.all([store.all("photos"), store.all("outbox")]);
   const assetsWaiting = new Set(outbox.filter((r) => r.mutation.type === "asset.upsert").map((r) => r.mutation.asset_id));
   for (const photo of photos.filter((p) => p.blob)) {
@@ -233,24 +341,31 @@ async function uploadPhotos() {
     if (photo.item_id) form.append("item_id", photo.item_id);
     if (photo.asset_id) form.append("asset_id", photo.asset_id);
     if (photo.captured_at) form.append("captured_at", photo.captured_at);
-    let response;
     try {
-      response = await fetch("/api/photos", { method: "POST", body: form, headers: HEADERS, credentials: "same-origin" });
-    } catch {
-      throw new SyncError("no answer from the server while uploading a photo: it stays on this phone");
+      const body = await call("/api/photos", {
+        method: "POST", body: form, timeout: settings.timeout + (1000 * photo.blob.size) / settings.photo_bytes_per_second,
+        expect: (b) => isObject(b) && b.id === photo.id && typeof b.sha256 === "string",
+      });
+      await updatePhoto(photo.id, { ...body, id: photo.id, blob: null, state: "uploaded", error: null,
+        thumb_url: `/api/photos/${photo.id}/thumb` });
+    } catch (error) {
+      if (!(error instanceof SyncError)) throw error;
+      // Refused as it is (too big, not an image): only the technician can decide; anything else is tried again.
+      const refused = error.status >= 400 && error.status < 500 && ![401, 408, 429].includes(error.status);
+      await updatePhoto(photo.id, { state: refused ? "attention" : "waiting",
+        error: { code: String(error.status), message: `photo not uploaded: ${error.reason}` } });
+      const problem = new SyncError(`photo not uploaded: ${error.reason}`, error);
+      if (error.everything) throw problem;
+      attempt.problems.push(problem);
     }
-    const body = await response.json().catch(() => null);
-    const ok = response.status === 200 || response.status === 201;
-    await store.tx("photos", "readwrite", async (s) => {
-      const current = await store.req(s.photos.get(photo.id));
-      if (!current) return;
-      s.photos.put(ok
-        ? { ...current, ...(body || {}), id: photo.id, blob: null, state: "uploaded", error: null,
-          thumb_url: `/api/photos/${photo.id}/thumb` }
-        : { ...current, state: "attention", error: { code: String(response.status), message: `photo not uploaded: ${reasonFor(response.status, body)}` } });
-    });
-    if (response.status === 401) throw new SyncError(reasonFor(401, body), 401);
   }
+}
+
+function updatePhoto(id, fields) {
+  return store.tx("photos", "readwrite", async (s) => {
+    const current = await store.req(s.photos.get(id));
+    if (current) s.photos.put({ ...current, ...fields });
+  });
 }
 
 // The person decided a refused change is wrong: only then does it leave the phone.
