@@ -87,7 +87,8 @@ export function thumbnails(photos) {
     return html`<li class="thumb thumb-${state}">
       <img src="${src}" alt="Photo ${p.captured_at ? p.captured_at.slice(0, 16).replace("T", " ") : ""}" loading="lazy">
       <span class="thumb-state">${STATE[state] || state}</span>
-      ${p.blob && p.error ? html`<span class="thumb-${state === "attention" ? "error" : "reason"}">${p.error.message}</span>` : ""}
+      ${p.blob && p.error ? (state === "attention" ? html`<span class="thumb-error">${p.error.message}</span>`
+        : html`<a class="thumb-reason" href="/field/changes">tried, not sent yet: why</a>`) : ""}
     </li>`;
   })}</ul>`;
 }

@@ -24,7 +24,8 @@ export async function changes(_, app) {
   return {
     title: "Waiting changes",
     html: html`<h1>Waiting changes</h1>
-      ${outbox.length || waitingPhotos.length ? html`<p>${plural(outbox.length, "change")} and ${plural(waitingPhotos.length, "photo")} are on this phone only.
+      ${outbox.length || waitingPhotos.length ? html`<p>${[outbox.length && plural(outbox.length, "change"), waitingPhotos.length
+        && plural(waitingPhotos.length, "photo")].filter(Boolean).join(" and ")} ${outbox.length + waitingPhotos.length === 1 ? "is" : "are"} on this phone only.
         They are sent by themselves when there is a connection; a change the server refused waits for you to decide.</p>`
         : app.state.others.length ? html`<p class="flash flash-waiting">Everything made on this phone is on the server, except
           ${app.state.others.map((other) => sync.othersText(other, true)).join("; ")}.</p>`
@@ -62,7 +63,7 @@ export async function phone(_, app) {
         <dt>Sites stored</dt><dd>${sites.filter((s) => s.bundled).length}</dd>
         <dt>Storage used</dt><dd id="storage-used">${estimate ? `${bytes(estimate.usage)} of ${bytes(estimate.quota)}` : "unknown"}</dd>
         <dt>Kept by the browser</dt><dd>${persisted ? "yes: persistent storage" : "not guaranteed: the browser may clear it when space runs low"}</dd>
-        <dt>Waiting</dt><dd>${state.waiting ? html`<a href="/field/changes">${plural(state.waiting, "change")}</a>` : "nothing"}
+        <dt>Waiting</dt><dd>${state.waiting ? html`<a href="/field/changes">${plural(state.waiting, "change")}</a>` : state.others.length ? "nothing of yours" : "nothing"}
           ${state.others.map((other) => html`<br><span class="muted">${sync.othersText(other)}</span>`)}</dd>
         <dt>Last synced</dt><dd>${ago(state.lastSynced)}</dd>
         <dt>Device</dt><dd class="small">${device} · cursor ${cursor ?? "–"}</dd>

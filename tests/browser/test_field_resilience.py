@@ -226,10 +226,12 @@ def test_a_photo_that_cannot_go_does_not_hold_back_the_other_photo_or_the_change
     waiting = [p for p in on_phone(page, "photos") if p["blob"]]
     assert [(p["id"], p["state"]) for p in waiting] == [(stuck[0], "waiting")]
     assert "no answer from the server" in waiting[0]["error"]
-    page.locator(".thumb", has_text="no answer from the server").wait_for()
+    page.locator(".thumb", has_text="tried, not sent yet").wait_for()
+    page.goto(server.url + "/field/changes")
+    page.locator(".change", has_text="photo not uploaded: no answer from the server").wait_for()
 
     context.unroute("**/api/photos")
-    page.get_by_role("button", name="Sync now").click()
+    page.locator("#app").get_by_role("button", name="Sync now").click()
     bar(page).filter(has_text="safe to close").wait_for(timeout=20_000)
     assert count(app, Photo) == 2
 
