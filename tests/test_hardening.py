@@ -202,3 +202,40 @@ def test_a_site_holds_a_bounded_number_of_assets_and_says_so(api, site, monkeypa
                                    headers={**api["pm"].headers, "Content-Type": "text/csv"})
     assert report.status_code < 500
     assert "at most 3 assets" in report.get_data(as_text=True)
+
+
+def test_a_lone_surrogate_kept_by_an_earlier_version_is_mended_by_the_upgrade(app, api, site, bundle):
+    """Earlier versions stored {"\\ud800": 1} as measurements; `flask init-db` mends it, and sign-off works."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from fieldkit.db import db
+
+    item = bundle["items"][0]
+    with app.app_context():
+        with db.engine.begin() as conn:  # as the JSON column kept it: the escape, unpaired
+            conn.execute(text("UPDATE item SET measurements = :m WHERE id = :id"),
+                         {"m": '{"\\ud800": 1, "ok \\ud83d\\ude00": 2}', "id": item["id"]})
+        directory = app.extensions["migrate"].directory
+        downgrade(directory=directory, revision="3822468b79ce")
+        upgrade(directory=directory)
+        db.session.remove()
+    fresh = next(i for i in api["tech"].get(f"/api/sites/{site['id']}/bundle").get_json()["items"]
+                 if i["id"] == item["id"])
+    assert fresh["measurements"] == {"\ufffd": 1, "ok \U0001f600": 2}
+    answer = api["client"].post(f"/api/sites/{site['id']}/signoff", {
+        "name": "Helen Finch", "signature": SIGNATURE, "accept": [e["item_id"] for e in exceptions(api, site)]})
+    assert answer.status_code == 201
+
+
+def test_the_id_pattern_matches_exactly_the_ids_that_fit_a_32_bit_column():
+    import re
+
+    from fieldkit.web.extensions import _numbers_up_to
+
+    pattern = re.compile(_numbers_up_to(2**31 - 1) + "$")
+    numbers = [*range(3000), 999_999_999, 1_000_000_000, 2_147_483_599, 2**31 - 2, 2**31 - 1, 2**31, 2**31 + 1,
+               2_999_999_999, 9_999_999_999, *(2**31 - 1 - 10**k for k in range(10)), *(2**31 + 10**k for k in range(10))]
+    for n in numbers:
+        assert bool(pattern.match(str(n))) == (1 <= n <= 2**31 - 1), n
+    assert not pattern.match("0123")

@@ -35,8 +35,25 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().save_session(app, session, response)
 
 
+def _numbers_up_to(limit: int) -> str:
+    """A regex matching exactly the numbers 1..limit written without leading zeros."""
+    digits = str(limit)
+    parts = [rf"[1-9]\d{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for n, digit in enumerate(digits):
+        lowest = 1 if n == 0 else 0
+        if int(digit) > lowest:
+            parts.append(f"{digits[:n]}[{lowest}-{int(digit) - 1}]" + r"\d" * (len(digits) - n - 1))
+    return "(?:" + "|".join([*parts, digits]) + ")"
+
+
 class IdConverter(IntegerConverter):
-    """<int:...> in every route: a number past the 32-bit ids of PostgreSQL names nothing, so it is a 404."""
+    """<int:...> in every route: a number past the 32-bit ids of PostgreSQL names nothing, so it is a 404.
+
+    The range is in the pattern itself: werkzeug checks a rule's methods before its converter's range, so a
+    path with GET and POST rules would answer 405 for an out-of-range id instead of 404.
+    """
+
+    regex = _numbers_up_to(MAX_ID)
 
     def __init__(self, url_map, max: int = MAX_ID, **kwargs):
         super().__init__(url_map, max=max, **kwargs)
