@@ -6,7 +6,9 @@
 Prints, for a 4000 × 3000 JPEG with a QR label in it: the whole POST /api/photos (multipart parsing,
 sniffing, decoding, orienting, re-encoding, thumbnail, QR scan, content-addressed storage, database row
 and readiness refresh), the image work alone, and the peak memory; then the label PDF and the PNG
-preview for 200 assets.
+preview for 200 assets. Then the memory of big photos: one and four concurrent 6,320 × 6,320 solid-colour
+RGBA PNGs (166 KB each, under the pixel limit) and a 7,000 × 5,000 JPEG, each case in a fresh process:
+its resident memory before the uploads, its peak, and the answers.
 """
 import io
 import multiprocessing
@@ -18,7 +20,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -58,6 +60,101 @@ def twelve_megapixel_jpeg(label_url: str) -> bytes:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib() -> float:
+    """This process's resident memory now (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def solid_png() -> bytes:
+    """What issue 9 sent: a 166 KB solid-colour RGBA PNG of 6,320 × 6,320 pixels."""
+    out = io.BytesIO()
+    Image.new("RGBA", (6320, 6320), (40, 120, 200, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
+def big_jpeg() -> bytes:
+    """A 35-megapixel camera-like JPEG (7,000 × 5,000)."""
+    noise = Image.effect_noise((7000, 5000), 24)
+    shade = Image.linear_gradient("L").resize((7000, 5000))
+    out = io.BytesIO()
+    Image.merge("RGB", (Image.blend(noise, shade, 0.6), shade, noise)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def uploads_at_once(data: bytes, count: int, decoders: int, url: str | None) -> tuple[float, float, list[int]]:
+    """In a fresh process: (RSS before, peak RSS, answers) for `count` concurrent POST /api/photos with
+    `decoders` photos decoded at once (PHOTO_DECODES)."""
+    folder = Path(tempfile.mkdtemp(prefix="fieldkit-bench-"))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url or f"sqlite:///{folder / 'bench.db'}",
+                      "PHOTO_DIR": str(folder / "p"), "WEBHOOK_WORKER": False, "PHOTO_DECODES": decoders})
+    with app.app_context():
+        init_db()
+        tech = accounts.create_user(db.session, f"bench-{uuid.uuid4().hex[:8]}@example.com", "tech", "bench-password")
+        db.session.commit()
+        token = accounts.create_token(db.session, tech.email)
+        site = sites.create_site(db.session, {
+            "name": "Bench office", "client": "Bench Ltd", "template": "office-move",
+            "move_in": (date.today() + timedelta(days=20)).isoformat(), "technicians": [tech.email]},
+            app.extensions["templates"])
+        db.session.commit()
+        site_id = site.id
+        db.session.remove()
+
+    def post(_):
+        answer = app.test_client().post(
+            "/api/photos", headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data",
+            data={"id": str(uuid.uuid4()), "site_id": str(site_id), "file": (io.BytesIO(data), "big")})
+        return answer.status_code
+
+    before = rss_mib()
+    with ThreadPoolExecutor(count) as pool:
+        answers = list(pool.map(post, range(count)))
+    return before, peak_rss_mib(), answers
+
+
+def decodes_at_once(data: bytes, count: int, decoders: int) -> tuple[float, float, float]:
+    """In a fresh process: (RSS before, peak RSS, Python heap peak) for `count` threads taking in the photo
+    (photos.process, no database) with `decoders` decodes at once."""
+    gate = photos.DecodeGate(decoders, 600)
+    before = rss_mib()
+    tracemalloc.start()
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda _: photos.process(io.BytesIO(data), gate=gate), range(count)))
+    _, heap = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return before, peak_rss_mib(), heap / 2**20
+
+
+def big_photos() -> None:
+    """Peak memory of big photos, each case in a fresh process so that its peak is its own."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        png, jpeg = pool.submit(solid_png).result(), pool.submit(big_jpeg).result()
+    url = os.environ.get("DATABASE_URL")
+    print(f"big photos: a solid-colour RGBA PNG of 6,320 × 6,320 ({len(png) / 1024:.0f} KB) and a 7,000 × 5,000 "
+          f"JPEG ({len(jpeg) / 2**20:.1f} MiB); each line is a fresh process")
+
+    def run(label, fn, *args):
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            started = time.perf_counter()
+            before, peak, *rest = pool.submit(fn, *args).result()
+        extra = f"answers {rest[0]}" if isinstance(rest[0], list) else f"Python heap peak {rest[0]:4.1f} MiB"
+        print(f"  {label:<44} RSS {before:4.0f} -> peak {peak:5.0f} MiB (+{peak - before:4.0f}), "
+              f"{time.perf_counter() - started:5.1f} s, {extra}")
+
+    for name, data in (("PNG", png), ("JPEG", jpeg)):
+        for count, decoders in ((1, 2), (4, 1), (4, 2), (4, 4)):
+            run(f"{count} {name} taken in at once, {decoders} decoder{'s' * (decoders > 1)}", decodes_at_once,
+                data, count, decoders)
+    print(f"  through POST /api/photos on {'PostgreSQL' if url else 'SQLite (one writer at a time)'}:")
+    for name, data in (("PNG", png), ("JPEG", jpeg)):
+        for count in (1, 4):
+            run(f"{count} {name} upload{'s' * (count > 1)} at once, 2 decoders", uploads_at_once, data, count, 2, url)
 
 
 def main() -> None:
@@ -142,6 +239,7 @@ def main() -> None:
               f"{len(png) / 1024:.0f} KiB")
         db.session.remove()
         db.engine.dispose()
+    big_photos()
 
 
 if __name__ == "__main__":

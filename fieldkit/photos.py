@@ -3,12 +3,20 @@
 Uploads arrive as a file object (a temporary file for anything over half a megabyte). The image is
 decoded once; what is stored and served is re-encoded without any metadata, and capture time and
 GPS position are kept only as columns of the Photo row.
+
+Memory: decoding is where an upload's memory peaks (a 40-megapixel RGBA PNG is 160 MB of pixels
+however small its file), so a process decodes at most `slots` photos at once (see DecodeGate), a JPEG
+is decoded at the reduced scale it is stored at, and every other step works on the reduced image:
+at most one full-size image plus one of a quarter its size per upload.
 """
+import ctypes
 import hashlib
 import io
 import math
 import os
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -23,15 +31,34 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import access, tags
-from .errors import Conflict, NotFound, TooLarge, UnsupportedMedia, ValidationError
+from .errors import Conflict, FieldKitError, NotFound, TooLarge, UnsupportedMedia, ValidationError
 from .inventory import require_uuid
 from .models import Asset, Item, Photo, Site, User
 from .sites import refresh
 
 pillow_heif.register_heif_opener()
 
+
+def _give_freed_pixels_back() -> None:
+    """Make glibc return every freed block of 1 MiB or more to the system at once.
+
+    By default glibc raises its mmap threshold after the first big free and then keeps freed image
+    memory in one arena per thread, so a server's memory stayed at the sum of its threads' peaks (four big
+    PNGs in four threads: 870 MiB, 350 MiB with this). Elsewhere (macOS, musl) there is nothing to tune."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD from malloc.h; a fixed value also stops it from moving
+
+
+_give_freed_pixels_back()
+
 MAX_PIXELS = 40_000_000
 MAX_STORED_SIDE = 4096     # evidence stays sharp; a 48 MP original does not fill the disk
+DECODES_AT_ONCE = 2        # per process (PHOTO_DECODES): each may hold up to 160 MB of pixels
+DECODE_WAIT = 10.0         # seconds an upload waits for a decoder (PHOTO_DECODE_WAIT) before it is sent back
+RETRY_AFTER = 5
 THUMB_SIDE = 320
 QR_SCAN_SIDE = 2048        # what the field app uploads; labels are found at this size in tests and on site
 JPEG_QUALITY = 85
@@ -78,8 +105,40 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def process(stream: BinaryIO, scan_qr: bool = True) -> Processed:
-    """Check and clean one uploaded image; raise UnsupportedMedia, TooLarge or ValidationError."""
+class Busy(FieldKitError):
+    """Every decoder of this process is taken; the sender keeps the photo and sends it again."""
+
+    code = "too_many_requests"
+    status = 429
+    retry_after = RETRY_AFTER
+
+
+_decoders: dict[int, threading.BoundedSemaphore] = {}
+_decoders_lock = threading.Lock()
+
+
+class DecodeGate:
+    """At most `slots` photos decoded at once in this process (every gate of that size shares one count);
+    an upload waits up to `wait` seconds for a free decoder."""
+
+    def __init__(self, slots: int, wait: float):
+        with _decoders_lock:
+            self._free = _decoders.setdefault(slots, threading.BoundedSemaphore(slots))
+        self.wait = wait
+
+    @contextmanager
+    def slot(self):
+        if not self._free.acquire(timeout=self.wait):
+            raise Busy("The server is busy with other photos; this one stays on the phone and is sent again "
+                       "shortly.")
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+def process(stream: BinaryIO, scan_qr: bool = True, gate: DecodeGate | None = None) -> Processed:
+    """Check and clean one uploaded image; raise UnsupportedMedia, TooLarge, ValidationError or Busy."""
     kind = sniff(stream.read(16))
     stream.seek(0)
     if kind is None:
@@ -96,41 +155,64 @@ def process(stream: BinaryIO, scan_qr: bool = True) -> Processed:
     if image.width * image.height > MAX_PIXELS:
         raise TooLarge(f"The image is {image.width}×{image.height} pixels; the limit is "
                        f"{MAX_PIXELS // 1_000_000} million pixels.", "too_many_pixels")
-    captured_at, gps_lat, gps_lon = _exif_facts(image)
     keep_png = kind == "png"
-    try:
-        if kind == "jpeg":
-            image.draft("RGB", (MAX_STORED_SIDE, MAX_STORED_SIDE))  # let libjpeg decode at a reduced scale
-        image.load()
-        ImageOps.exif_transpose(image, in_place=True)
-        image = _plain_pixels(image, keep_png)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        raise ValidationError("The image is damaged or cut short; take or choose it again.", "bad_image") from None
-    if max(image.size) > MAX_STORED_SIDE:
-        image.thumbnail((MAX_STORED_SIDE, MAX_STORED_SIDE), Image.Resampling.LANCZOS)
-    image.info.clear()  # nothing read from the file (EXIF, XMP, ICC, text chunks) is written back
-    data = _encode(image, "png" if keep_png else "jpg")
-    thumb = ImageOps.contain(image, (THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
-    qr = qr_tags(image) if scan_qr else ()
+    with (gate or DecodeGate(DECODES_AT_ONCE, DECODE_WAIT)).slot():
+        captured_at, gps_lat, gps_lon = _exif_facts(image)  # inside: Pillow decodes a PNG to look for EXIF
+        try:
+            if kind == "jpeg":  # libjpeg decodes at 1/2, 1/4 or 1/8 scale: the full size never exists
+                factor = math.ceil(max(image.size) / MAX_STORED_SIDE)
+                image.draft("RGB", (math.ceil(image.width / factor), math.ceil(image.height / factor)))
+            image.load()
+            if keep_png and image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
+                image = image.convert("RGBA")
+            image = _reduced(image, MAX_STORED_SIDE)  # before turning or flattening: each makes a copy
+            ImageOps.exif_transpose(image, in_place=True)
+            if not keep_png:
+                image = _flatten(image)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            raise ValidationError("The image is damaged or cut short; take or choose it again.",
+                                  "bad_image") from None
+        image.info.clear()  # nothing read from the file (EXIF, XMP, ICC, text chunks) is written back
+        data = _encode(image, "png" if keep_png else "jpg")
+        thumb = ImageOps.contain(_reduced(image, 2 * THUMB_SIDE), (THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+        qr = qr_tags(image) if scan_qr else ()
     return Processed(data=data, ext="png" if keep_png else "jpg", width=image.width, height=image.height,
                      thumb=_encode(_flatten(thumb), "jpg", quality=80), captured_at=captured_at,
                      gps_lat=gps_lat, gps_lon=gps_lon, qr_tags=qr)
 
 
-def _plain_pixels(image: Image.Image, keep_png: bool) -> Image.Image:
-    if keep_png:
-        return image if image.mode in ("1", "L", "LA", "P", "RGB", "RGBA") else image.convert("RGBA")
-    return _flatten(image)
+REDUCE_ROWS = 256  # rows of the result made at a time by _reduced
+
+
+def _reduced(image: Image.Image, side: int) -> Image.Image:
+    """The image shrunk by the smallest whole factor that brings its longer side to `side` or less.
+
+    Done a band of rows at a time: Pillow's reduce and resize of RGBA first make a premultiplied copy of
+    the whole image. A box average over whole blocks gives the same pixels band by band."""
+    factor = math.ceil(max(image.size) / side)
+    if factor == 1:
+        return image
+    if image.mode in ("1", "P", "PA"):  # palette indices cannot be averaged
+        image = image.convert("L" if image.mode == "1" else
+                              "RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    width, height = image.size
+    out = Image.new(image.mode, (math.ceil(width / factor), math.ceil(height / factor)))
+    band = REDUCE_ROWS * factor
+    for top in range(0, height, band):
+        out.paste(image.crop((0, top, width, min(top + band, height))).reduce(factor), (0, top // factor))
+    out.info = image.info  # the EXIF orientation is applied to the smaller image
+    return out
 
 
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB or grey for JPEG; transparency goes onto white, as on paper."""
     if image.mode in ("RGB", "L"):
         return image
-    if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, "white")
-        background.paste(rgba, mask=rgba.getchannel("A"))
+    if image.mode in ("P", "PA") or "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA"):
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image, mask=image)  # the alpha band is the mask: no copy of it is made
         return background
     return image.convert("RGB")
 
@@ -191,9 +273,11 @@ def _degrees(value) -> float:
 
 def qr_tags(image: Image.Image) -> tuple[str, ...]:
     """The asset tags of every FieldKit QR label visible in the image (URLs ending in /t/<tag>)."""
-    scan = ImageOps.contain(image, (QR_SCAN_SIDE, QR_SCAN_SIDE)) if max(image.size) > QR_SCAN_SIDE else image
+    scan = image.convert("L")  # one byte a pixel before scaling: four times less to copy than RGBA
+    if max(scan.size) > QR_SCAN_SIDE:
+        scan = ImageOps.contain(scan, (QR_SCAN_SIDE, QR_SCAN_SIDE))
     found = []
-    for barcode in zxingcpp.read_barcodes(scan.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode):
+    for barcode in zxingcpp.read_barcodes(scan, formats=zxingcpp.BarcodeFormat.QRCode):
         tag = tag_in_text(barcode.text)
         if tag and tag not in found:
             found.append(tag)
@@ -262,21 +346,21 @@ def _moment(value) -> datetime | None:
 
 
 def save_photo(session: Session, user: User, photo_dir: str, fields: UploadFields,
-               stream: BinaryIO) -> tuple[dict, int]:
+               stream: BinaryIO, gate: DecodeGate | None = None) -> tuple[dict, int]:
     """POST /api/photos: store the photo once; returns (answer, 201) or, for the same id and file, (first answer, 200).
 
     The same id with a different file, or for another site or item, is a Conflict (409).
     """
     existing = session.get(Photo, fields.photo_id)
     if existing is not None:
-        return _replay(session, user, existing, fields, stream)
+        return _replay(session, user, existing, fields, stream, gate)
     site = access.field_site_for(session, user, fields.site_id)
     if fields.item_id is not None:
         item = session.get(Item, fields.item_id) if fields.item_id <= access.MAX_ID else None
         if item is None or item.site_id != site.id:
             raise ValidationError(f"Item {fields.item_id} is not a checklist item of this site.", "bad_item_id")
     asset = _asset_of_site(session, site, fields.asset_id) if fields.asset_id else None
-    processed = process(stream)
+    processed = process(stream, gate=gate)
     linked_by_qr = False
     if asset is None and processed.qr_tags:
         asset = session.execute(select(Asset).where(Asset.site_id == site.id, Asset.tag.in_(processed.qr_tags))
@@ -303,7 +387,7 @@ def save_photo(session: Session, user: User, photo_dir: str, fields: UploadField
         if existing is None:
             raise
         stream.seek(0)
-        return _replay(session, user, existing, fields, stream)
+        return _replay(session, user, existing, fields, stream, gate)
     return answer, 201
 
 
@@ -312,12 +396,13 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if moment is not None else None
 
 
-def _replay(session: Session, user: User, photo: Photo, fields: UploadFields, stream: BinaryIO) -> tuple[dict, int]:
+def _replay(session: Session, user: User, photo: Photo, fields: UploadFields, stream: BinaryIO,
+            gate: DecodeGate | None) -> tuple[dict, int]:
     # An id taken on a site this user cannot see is answered like any other reused id: no site is named.
     access.field_site_for(session, user, photo.site_id, "This photo id was already used for a different photo; "
                           "give each photo its own id.")
     same_place = photo.site_id == fields.site_id and (fields.item_id is None or photo.item_id == fields.item_id)
-    if not same_place or process(stream, scan_qr=False).sha256 != photo.sha256:
+    if not same_place or process(stream, scan_qr=False, gate=gate).sha256 != photo.sha256:
         raise Conflict("This photo id was already used for a different photo; give each photo its own id.",
                        "id_reused")
     return photo.response, 200

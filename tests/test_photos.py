@@ -14,6 +14,7 @@ from PIL import Image, PngImagePlugin
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from fieldkit import photos
 from fieldkit.db import db
 from fieldkit.models import Photo
 from tests.evidence import add_asset, encoded, label_image, photo_like, upload
@@ -264,3 +265,42 @@ def test_photos_and_thumbnails_are_served_with_long_private_caching(api, site):
 def test_an_unknown_photo_is_404(api, site):
     answer = api["pm"].get(f"/api/photos/{uuid.uuid4()}")
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (404, "not_found")
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_a_photo_over_4096_pixels_is_shrunk_by_a_whole_factor_and_stays_upright(api, site):
+    # A PNG with transparency keeps it; a JPEG shot sideways is decoded at half scale, then turned.
+    left_red = Image.new("RGBA", (4200, 60), (220, 30, 30, 255))
+    left_red.paste((30, 30, 220, 128), (2100, 0, 4200, 60))
+    png = upload(api, "tech", site["id"], encoded(left_red, "PNG")).get_json()
+    assert (png["width"], png["height"]) == (2100, 30)
+    _, data = served(api, "pm", f"/api/photos/{png['id']}")
+    stored = Image.open(io.BytesIO(data))
+    assert stored.mode == "RGBA" and stored.getpixel((10, 10)) == (220, 30, 30, 255)
+    assert all(abs(a - b) <= 2 for a, b in zip(stored.getpixel((2000, 10)), (30, 30, 220, 128), strict=True))
+
+    turned = upload(api, "tech", site["id"], camera_jpeg(4200, 100, orientation=6)).get_json()
+    assert (turned["width"], turned["height"]) == (50, 2100)
+    _, data = served(api, "pm", f"/api/photos/{turned['id']}")
+    image = Image.open(io.BytesIO(data))
+    top, bottom = image.getpixel((25, 100)), image.getpixel((25, 2000))
+    assert top[0] > 180 and top[2] < 80, f"top should be red, is {top}"
+    assert bottom[2] > 180 and bottom[0] < 80, f"bottom should be blue, is {bottom}"
+    _, thumb = served(api, "pm", f"/api/photos/{turned['id']}/thumb")
+    assert Image.open(io.BytesIO(thumb)).size == (8, 320)
+
+
+def test_while_every_decoder_is_busy_an_upload_is_told_to_come_back_and_nothing_is_stored(app, api, site):
+    app.config.update(PHOTO_DECODES=2, PHOTO_DECODE_WAIT=0)
+    gate = photos.DecodeGate(2, 0)
+    photo_id = str(uuid.uuid4())
+    with gate.slot(), gate.slot():  # two photos are being decoded
+        busy = upload(api, "tech", site["id"], camera_jpeg(), photo_id)
+    assert busy.status_code == 429 and busy.headers["Retry-After"] == str(photos.RETRY_AFTER)
+    assert busy.get_json()["error"]["code"] == "too_many_requests"
+    assert "stays on the phone" in busy.get_json()["error"]["message"]
+    assert stored_photo(app) == 0
+    assert upload(api, "tech", site["id"], camera_jpeg(), photo_id).status_code == 201
+    assert stored_photo(app) == 1

@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
+from werkzeug.exceptions import TooManyRequests
 from wtforms import IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length as MaxLength
 from wtforms.validators import NumberRange, Optional
@@ -89,8 +90,13 @@ def upload_photo():
     if upload is None:
         raise ValidationError("Send the photo as the multipart field 'file'.", "missing_file")
     fields = photos.parse_fields(request.form.to_dict())
-    answer, status = photos.save_photo(db.session, current_user, current_app.config["PHOTO_DIR"], fields,
-                                       upload.stream)
+    gate = photos.DecodeGate(current_app.config.get("PHOTO_DECODES", photos.DECODES_AT_ONCE),
+                             current_app.config.get("PHOTO_DECODE_WAIT", photos.DECODE_WAIT))
+    try:
+        answer, status = photos.save_photo(db.session, current_user, current_app.config["PHOTO_DIR"], fields,
+                                           upload.stream, gate)
+    except photos.Busy as busy:  # Retry-After tells the phone, which keeps the photo, when to send it again
+        raise TooManyRequests(busy.message, retry_after=busy.retry_after) from None
     return answer, status
 
 
