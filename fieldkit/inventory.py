@@ -261,12 +261,21 @@ def by_room(site: Site, assets: list[Asset]) -> list[tuple[str, list[Asset]]]:
 MiB = 1024 * 1024
 MAX_CSV_BYTES = 2 * MiB
 MAX_CSV_ROWS = 5000
+MAX_CSV_COLUMNS = 200
+CSV_CELL_LIMIT = csv.field_size_limit()  # the csv module's longest cell (128 Ki characters)
 CSV_COLUMNS = ("kind", "make", "model", "serial", "mac", "room", "status", "tag")
 COLUMN_ALIASES = {"type": "kind", "asset type": "kind", "device type": "kind", "manufacturer": "make",
                   "vendor": "make", "brand": "make", "model number": "model", "serial number": "serial",
                   "serial no": "serial", "s/n": "serial", "sn": "serial", "mac address": "mac",
                   "location": "room", "area": "room", "state": "status", "asset tag": "tag", "qr tag": "tag"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet may start a cell at the text's start or after any separator or line break (when it splits
+# with another separator than ours, or ignores quotes); spaces, quotes or apostrophes before a formula
+# character still make a formula. One apostrophe goes in at each such place, and one comes out on import.
+CELL_START = r"(?:^|(?<=[,;\t\r\n]))"
+FORMULA_AHEAD = "(?=[ \"']*[" + re.escape("".join(FORMULA_START)) + "])"
+ESCAPE = re.compile(CELL_START + FORMULA_AHEAD)
+UNESCAPE = re.compile(CELL_START + "'" + FORMULA_AHEAD)
 EXPORT_COLUMNS = ("tag", "kind", "make", "model", "serial", "mac", "room", "status", "item", "url")
 
 
@@ -306,13 +315,7 @@ def import_csv(session: Session, user: User, site: Site, raw: bytes) -> ImportRe
     if b"\x00" in raw:  # a spreadsheet's own format, or "Unicode text" (UTF-16), not a CSV file
         raise ValidationError("This file is not a CSV text file. In Excel, use Save As and choose "
                               "'CSV UTF-8 (comma delimited)', then import that file.", "not_csv")
-    rows = list(csv.reader(io.StringIO(_decode(raw)), _dialect(raw)))
-    if not rows:
-        raise ValidationError("The CSV file is empty.", "empty_csv")
-    columns, ignored = _columns(rows[0])
-    data = [(n, cells) for n, cells in enumerate(rows[1:], 2) if any(cell.strip() for cell in cells)]
-    if len(data) > MAX_CSV_ROWS:
-        raise TooLarge(f"The CSV file has {len(data)} rows; import at most {MAX_CSV_ROWS} at a time.")
+    columns, ignored, data = _read(_decode(raw))
     existing = {a.tag: a for a in session.execute(select(Asset).where(Asset.site_id == site.id)).scalars()}
     by_serial = {(a.serial.casefold()): a for a in existing.values() if a.serial}
     seen_tags: dict[str, int] = {}
@@ -326,29 +329,64 @@ def import_csv(session: Session, user: User, site: Site, raw: bytes) -> ImportRe
     return ImportReport(rows=results, ignored_columns=ignored)
 
 
+def _read(text: str) -> tuple[dict[str, int], list[str], list[tuple[int, list[str]]]]:
+    """The header's columns, the titles ignored, and the numbered data rows (blank ones skipped).
+
+    A file that cannot be read whole is refused, saying why and on which row."""
+    # newline="" lets csv see every line ending (CR alone, from classic Mac Excel, too) and quoted line breaks
+    reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
+    columns, ignored, data, number = None, [], [], 0
+    try:
+        for number, cells in enumerate(reader, 1):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if columns is None:
+                columns, ignored = _columns(cells)
+            elif len(data) == MAX_CSV_ROWS:
+                raise TooLarge(f"The CSV file has more than {MAX_CSV_ROWS} rows; import at most {MAX_CSV_ROWS} "
+                               "rows at a time.")
+            else:
+                data.append((number, cells))
+    except csv.Error:  # with this dialect on text without NUL, only a cell over the csv module's limit
+        raise ValidationError(
+            f"Row {number + 1} of the CSV file cannot be read: a cell is longer than {CSV_CELL_LIMIT:,} "
+            f"characters, often because a quote (\") is never closed. FieldKit's fields hold at most "
+            f"{TEXT_LIMIT} characters.", "bad_csv") from None
+    if columns is None:
+        raise ValidationError("The CSV file is empty.", "empty_csv")
+    if not data:
+        raise ValidationError("The CSV file has only the header row; add one row per device below it.",
+                              "empty_csv")
+    return columns, ignored, data
+
+
 def _decode(raw: bytes) -> str:
     # Excel on Windows still saves "CSV" as cp1252 unless told otherwise.
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return raw.removeprefix(b"\xef\xbb\xbf").decode("cp1252", errors="replace")  # a BOM is not text
 
 
-def _dialect(raw: bytes):
+def _dialect(text: str):
     """Excel's CSV dialect with the delimiter the header row uses (many European locales save ';')."""
-    first_line = raw[:4096].split(b"\n", 1)[0]
-    delimiter = max((b",", b";", b"\t"), key=first_line.count).decode()
+    first_line = next((line for line in text[:4096].splitlines() if line.strip()), "")
+    delimiter = max((",", ";", "\t"), key=first_line.count)
 
     class Dialect(csv.excel):
         pass
 
-    Dialect.delimiter = delimiter if first_line.count(delimiter.encode()) else ","
+    Dialect.delimiter = delimiter if first_line.count(delimiter) else ","
     return Dialect
 
 
 def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
+    if len(header) > MAX_CSV_COLUMNS:
+        raise ValidationError(f"The first row has {len(header)} columns; FieldKit reads at most {MAX_CSV_COLUMNS} "
+                              f"(and uses these: {', '.join(CSV_COLUMNS)}).", "too_many_columns")
     columns, ignored = {}, []
     for index, title in enumerate(header):
+        title = title.replace("\ufeff", "")  # a byte order mark left inside by joined files
         name = " ".join(title.strip().lower().replace("_", " ").split())
         name = COLUMN_ALIASES.get(name, name)
         if name in CSV_COLUMNS and name not in columns:
@@ -405,14 +443,13 @@ def _import_row(session, user, site, number, cells, columns, existing, by_serial
 
 
 def _unescape(cell: str) -> str:
-    """Undo the apostrophe our own export puts before formula-like cells, so an export imports back."""
-    return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_START else cell
+    """Undo the apostrophes our own export puts before formula-like text, so an export imports back."""
+    return UNESCAPE.sub("", cell)
 
 
 def safe_cell(value) -> str:
-    """A CSV cell a spreadsheet will show as text: cells starting like a formula get an apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """A CSV cell no spreadsheet reads as a formula, whatever separator it splits with (see ESCAPE)."""
+    return ESCAPE.sub("'", "" if value is None else str(value))
 
 
 def export_csv(session: Session, site: Site, base_url: str) -> str:
@@ -421,7 +458,7 @@ def export_csv(session: Session, site: Site, base_url: str) -> str:
     item_ids = {a.item_id for a in assets if a.item_id}
     titles = dict(session.execute(select(Item.id, Item.title).where(Item.id.in_(item_ids))).all()) if item_ids else {}
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)  # a quoted cell is one cell
     writer.writerow(EXPORT_COLUMNS)
     for a in assets:
         writer.writerow([safe_cell(v) for v in (a.tag, a.kind, a.make, a.model, a.serial, a.mac, a.room,

@@ -5,6 +5,8 @@ import re
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fieldkit import inventory, sites, tags
 from fieldkit.db import db
@@ -490,3 +492,88 @@ def test_a_long_inventory_opens_room_by_room(client, api, site):
     page = client.get(f"/sites/{site['id']}").get_data(as_text=True)
     assert "31 assets" in page and re.findall(r'<details class="inv-group"\s*(open)?>', page) == ["", "", ""]
     assert "Surgery 1 <span class=\"muted\">· 10</span>" in page
+
+
+# --------------------------------------------------------------------------- CSV files as spreadsheets really make them
+
+FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _import_on_page(client, site, raw: bytes, name="delivery.csv"):
+    login(client, "pm@example.com")
+    page = client.get(f"/sites/{site['id']}").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    boundary = uuid.uuid4().hex  # the body is built here: werkzeug's test client leaks a temp file past 500 KB
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: text/csv\r\n\r\n").encode() + raw + f"\r\n--{boundary}--\r\n".encode()
+    return client.post(f"/sites/{site['id']}/assets/import", data=body,
+                       content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def test_no_exported_cell_reads_as_a_formula_under_any_separator_and_the_export_imports_back(api, site):
+    values = [{"kind": "switch", "make": "Cisco;=cmd|' /C calc'!A0;", "model": 'CBS,+1;"=2', "serial": "a;@SUM(A1)",
+               "room": "Reception"},
+              {"kind": "ap", "make": "-3", "model": 'U6,=HYPERLINK("http://evil")', "serial": "'=already quoted"}]
+    for changes in values:
+        add_asset(api, site, **changes)
+    text = api["pm"].get(f"/api/sites/{site['id']}/assets.csv").get_data(as_text=True)
+    for delimiter in (",", ";", "\t"):
+        cells = [cell for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) for cell in row]
+        cells += [piece for line in text.splitlines() for piece in line.split(delimiter)]  # a reader ignoring quotes
+        formulas = [cell for cell in cells if cell.lstrip(' "').startswith(FORMULA_CHARS)]
+        assert formulas == [], f"read with {delimiter!r}"
+    again = _import(api, site, text).get_json()
+    assert (again["updated"], again["rejected"]) == (2, 0)
+    stored = sorted(api["pm"].get(f"/api/sites/{site['id']}/assets").get_json(), key=lambda a: a["kind"])
+    assert [{name: a[name] for name in changes} for a, changes in zip(stored, values[::-1], strict=True)] == values[::-1]
+
+
+def test_cells_are_escaped_exactly_once_so_any_text_survives_the_round_trip():
+    for text in ["=1", "'=1", "''=1", "a;=b", "a,'+b", "\t=x", "a\r\n@b", 'x;"=y', "plain", "it's", "-", "';-"]:
+        assert inventory._unescape(inventory.safe_cell(text)) == text, text
+
+
+def test_a_classic_mac_file_with_cr_line_endings_imports(api, client, site):
+    body = "Kind;Make;Room\rap;Ubiquiti;Reception\rswitch;Cisco;Comms room\r"
+    report = _import(api, site, body).get_json()
+    assert (report["created"], report["rejected"]) == (2, 0)
+    assert "2 added · 0 updated · 0 need fixing" in _import_on_page(client, site, body.encode()).get_data(as_text=True)
+    assert sorted(a["make"] for a in api["pm"].get(f"/api/sites/{site['id']}/assets").get_json()) == \
+        ["Cisco", "Cisco", "Ubiquiti", "Ubiquiti"]
+
+
+def test_a_byte_order_mark_before_windows_text_is_not_part_of_the_first_column(api, site):
+    raw = b"\xef\xbb\xbfkind;make\nap;Soci\xe9t\xe9\n"
+    answer = api["pm"].client.post(f"/api/sites/{site['id']}/assets.csv", data=raw,
+                                   headers={**api["pm"].headers, "Content-Type": "text/csv"})
+    assert answer.get_json()["created"] == 1
+    assert api["pm"].get(f"/api/sites/{site['id']}/assets").get_json()[0]["make"] == "Société"
+
+
+@pytest.mark.parametrize(("body", "status", "code", "says"), [
+    ("kind,make\nap," + "x" * (128 * 1024 + 1) + "\n", 400, "bad_csv", "longer than 131,072 characters"),
+    ('kind,make\nap,"Cisco\n' + "ap,Ubiquiti\n" * 12000, 400, "bad_csv", "quote"),
+    ("Kind,Make,Room\r\n", 400, "empty_csv", "only the header row"),
+    ("\n\r\n\n", 400, "empty_csv", "empty"),
+    ("kind\n" + "\n" * (2 * 1024 * 1024 - 10), 400, "empty_csv", "only the header row"),
+    (",".join(f"c{n}" for n in range(5000)) + ",kind\nap\n", 400, "too_many_columns", "at most 200"),
+    ("kind\n" + "ap\n" * (inventory.MAX_CSV_ROWS + 1), 413, "too_large", "at most 5000 rows"),
+    ("kind,make\n" + ("ap," + "x" * 100 + "\n") * 21000, 413, "too_large", "2 MiB"),
+])
+def test_a_file_that_cannot_be_imported_says_why_on_the_api_and_on_the_page(api, client, site, body, status, code,
+                                                                             says):
+    answer = _import(api, site, body)
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (status, code)
+    assert says in answer.get_json()["error"]["message"]
+    page = _import_on_page(client, site, body.encode())
+    assert page.status_code in (400, 413) and says in page.get_data(as_text=True).replace("&#34;", '"')
+    assert api["pm"].get(f"/api/sites/{site['id']}/assets").get_json() == []
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(st.sampled_from(["kind", "make", "ap", "switch", ",", ";", "\t", "\r", "\n", "\r\n", '"',
+                                        "'", "=", "é", "\ufeff", " ", "Reception", "x" * 70000]), max_size=40))
+def test_whatever_a_spreadsheet_saves_the_import_answers_a_report_or_a_clear_refusal(api, site, pieces):
+    answer = _import(api, site, "".join(pieces))
+    assert answer.status_code in (200, 400, 413), answer.get_data(as_text=True)[:300]
