@@ -42,4 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import cli
 
     cli.init_app(app)
+    from .web import transactions  # last: it wraps every view registered above
+
+    transactions.init_app(app)
     return app

@@ -1,10 +1,26 @@
-"""The database handle and the sync sequence that orders every change."""
+"""The database handle, how transactions begin and lock, and the sync sequence that orders every change.
+
+Transactions, on both databases:
+- One lock order for every writer: the sync counter row first (db.next_seq), then any other row. A flush of
+  changed rows takes the counter before writing them, and any SELECT ... FOR UPDATE takes it before locking,
+  so two transactions never wait for each other in a circle (PostgreSQL would abort one as a deadlock).
+- On SQLite (one writer at a time): WAL, so readers never wait for a writer and a writer never waits for
+  readers; a busy timeout, so a writer waits for another's commit instead of failing; and a transaction
+  begins as a writer (BEGIN IMMEDIATE, the write lock taken up front) unless it was declared a read
+  (`READ_ONLY`, set by the web layer for GET requests), which begins with a plain BEGIN. A read must not turn
+  into a write: SQLite refuses that at once, without waiting, when another writer got there first; a read
+  that must store something does it in `write_transaction`.
+"""
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, scoped_session
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -39,19 +55,56 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
-@event.listens_for(Engine, "savepoint")
-def _sqlite_transaction_before_savepoint(conn, name) -> None:
-    """Open SQLite's real transaction before the first SAVEPOINT (each sync mutation runs in one).
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another's commit before "database is locked"
+# True while the current request only reads; everything else (CLI, workers, tests) begins as a writer.
+READ_ONLY: ContextVar[bool] = ContextVar("fieldkit_read_only", default=False)
 
-    pysqlite begins a transaction only at the first write, so a SAVEPOINT issued before it starts a
-    transaction of its own that RELEASE commits: a batch would be committed mutation by mutation and
-    the sync counter released early, letting a phone pull past changes not yet committed. BEGIN
-    IMMEDIATE takes the write lock up front, so two writers wait for each other instead of deadlocking.
-    """
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connection(dbapi_connection, connection_record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        # pysqlite begins transactions only before a write, so reads ran outside any transaction and a
+        # SAVEPOINT outside one was committed by its RELEASE: SQLAlchemy emits BEGIN itself instead (below).
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        dbapi_connection.execute("PRAGMA journal_mode = WAL")  # a memory database stays "memory"
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
-        raw = conn.connection.dbapi_connection
-        if not raw.in_transaction:
-            raw.execute("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if READ_ONLY.get() else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Transactions begun in the block write, even during a read (a GET): e.g. a short Session of their own."""
+    token = READ_ONLY.set(False)
+    try:
+        yield
+    finally:
+        READ_ONLY.reset(token)
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[None]:
+    """Run the block as a short write transaction of its own, for a read (a GET) that must store something.
+
+    The read's transaction ends first and the block's begins as a writer; it is committed at the end of the
+    block and rolled back on an error. What the read loaded stays loaded (not expired by the commits).
+    """
+    real = session() if isinstance(session, scoped_session) else session
+    keep, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        real.commit()
+        with writing():
+            yield
+            real.commit()
+    except BaseException:
+        real.rollback()
+        raise
+    finally:
+        real.expire_on_commit = keep
 
 
 class Synced:
@@ -84,6 +137,13 @@ def next_seq(session: Session) -> int:
         real = session() if isinstance(session, scoped_session) else session
         session.info["seq_in_savepoint"] = real.in_nested_transaction()
     return session.info["seq"]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _counter_before_row_locks(state: ORMExecuteState) -> None:
+    # The one lock order (see the module's docstring): a SELECT ... FOR UPDATE waits until the counter is ours.
+    if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+        next_seq(state.session)
 
 
 @event.listens_for(Session, "before_flush")

@@ -178,7 +178,9 @@ def sign(session: Session, user: User, site_id: int, data, today: date | None = 
     name = clean_name(data.get("name"))
     png = parse_signature(data.get("signature"))
     accepted = _accepted_ids(data.get("accept"))
-    session.refresh(site, with_for_update=True)  # one sign-off of a site at a time: versions stay in order
+    # One sign-off of a site at a time, so versions stay in order. The lock takes the sync counter first, as
+    # every writer does (db.py): locking the site before the counter deadlocked against sync.
+    session.refresh(site, with_for_update=True)
 
     verdict = sites.refresh(session, [site], today)[site.id]
     items = _items(session, site)

@@ -1,6 +1,6 @@
 """Sites: create one from a template, keep its readiness summary fresh, and bundle it for a phone."""
 from collections import Counter as Tally
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer, selectinload
@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, defer, selectinload
 from . import notify, readiness
 from .accounts import find_user, get_or_create_client
 from .checklists import Template, expand
+from .db import write_transaction
 from .errors import ValidationError
 from .models import Asset, Checklist, Item, Photo, Site, User, utcnow
 from .payloads import asset_json, item_json, photo_json, site_json
@@ -213,16 +214,24 @@ def verdict_json(verdict: readiness.Verdict) -> dict:
 
 
 def refresh_if_stale(session: Session, sites: list[Site]) -> None:
-    """Dates move on by themselves (an item becomes overdue overnight): recompute summaries from an earlier day."""
+    """Dates move on by themselves (an item becomes overdue overnight): store fresh summaries of the sites
+    last refreshed on an earlier day, so the answer shows today's verdict and its webhooks go out.
+
+    Reads call this, so it writes in a short transaction of its own (a GET must not turn into a write). The
+    stale sites are read again under the lock: two readers at the same moment refresh (and notify) once.
+    """
     today = date.today()
-    stale = [s for s in sites if s.readiness_at is None or _day(s.readiness_at) < today]
-    if stale:
-        refresh(session, stale, today)
-        session.commit()
+    stale = [site.id for site in sites if _stale(site, today)]
+    if not stale:
+        return
+    with write_transaction(session):
+        rows = session.execute(select(Site).where(Site.id.in_(stale)).order_by(Site.id).with_for_update()
+                               .execution_options(populate_existing=True)).scalars().all()
+        refresh(session, [site for site in rows if _stale(site, today)], today)
 
 
-def _day(moment: datetime) -> date:
-    return moment.date()
+def _stale(site: Site, today: date) -> bool:
+    return site.readiness_at is None or site.readiness_at.date() < today
 
 
 def bundle(session: Session, site: Site) -> dict:

@@ -274,7 +274,8 @@ def _plain(value):
 def resolve_dispute(session: Session, user: User, item_id: int, status: str, note: str | None = None) -> Item:
     """A PM decides a disputed item's status; the decision is kept in the history."""
     missing = f"There is no item {item_id}."
-    item = session.get(Item, item_id) if access.is_id(item_id) else None
+    # Locked (after the sync counter, see db.py), so a sync of the same item in between is not overwritten.
+    item = session.get(Item, item_id, with_for_update=True) if access.is_id(item_id) else None
     if item is None:
         raise NotFound(missing)
     site = access.site_for(session, user, item.site_id, missing)

@@ -78,7 +78,8 @@ def import_assets(site_id: int):
     site = access.site_for(db.session, current_user, site_id)
     access.require_role(current_user, access.MANAGER_ROLES)
     upload = request.files.get("file")
-    raw = upload.read(inventory.MAX_CSV_BYTES + 1) if upload else request.stream.read(inventory.MAX_CSV_BYTES + 1)
+    # get_data keeps the body (the stream reads once), so a request run again after a deadlock reads it again.
+    raw = upload.read(inventory.MAX_CSV_BYTES + 1) if upload else request.get_data()
     report = inventory.import_csv(db.session, current_user, site, raw)
     db.session.commit()
     return report.as_json()
