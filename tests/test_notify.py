@@ -625,3 +625,19 @@ def test_https_to_the_checked_address_still_checks_the_certificate_for_the_name(
         send_queued(app, allow_internal=True)
     assert len(secure.received) == 1
     assert deliveries(app)[1].attempts[0]["error"] == "the TLS certificate was not accepted"
+
+
+def test_when_the_first_checked_address_cannot_be_reached_the_other_family_is_tried(app, site, receiver,
+                                                                                   monkeypatch):
+    port = receiver.url.split(":")[2].split("/")[0]  # the receiver listens on IPv4 only
+    real = socket.getaddrinfo
+
+    def v6_first(host, *args, **kwargs):
+        if host == "dual.example":
+            return real("::1", *args, **kwargs) + real("127.0.0.1", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", v6_first)
+    queue(app, site["id"], f"http://dual.example:{port}/hook")
+    send_queued(app, allow_internal=True)
+    assert len(receiver.received) == 1 and deliveries(app)[0].status == "sent"
