@@ -9,6 +9,7 @@ import { ago, html, plural } from "./ui.js";
 
 const USER_KEY = "fieldkit-user"; // who signed in last on this phone: opens their data with no signal
 const DAY = 86_400_000;
+const WHO_WAIT = 5000; // a sign-in check nobody answers must not keep the technician from their data
 const main = document.getElementById("app");
 const TYPING = "input:not([type=file]):not([type=checkbox]):not([type=radio]), textarea, select";
 const bar = document.getElementById("syncbar");
@@ -163,7 +164,8 @@ bar.addEventListener("click", (event) => {
 
 async function whoIsSignedIn() {
   try {
-    const response = await fetch("/api/me", { headers: { "X-FieldKit-Client": "field", Accept: "application/json" }, credentials: "same-origin" });
+    const response = await fetch("/api/me", { headers: { "X-FieldKit-Client": "field", Accept: "application/json" },
+      credentials: "same-origin", signal: AbortSignal.timeout(WHO_WAIT) });
     if (response.status === 401) {
       localStorage.removeItem(USER_KEY);
       location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
@@ -175,7 +177,7 @@ async function whoIsSignedIn() {
       localStorage.setItem(USER_KEY, JSON.stringify(user));
       return user;
     }
-  } catch { /* no network, or not FieldKit's answer: the person who signed in last on this phone */ }
+  } catch { /* no network, no answer in time, or not FieldKit's: the person who signed in last on this phone */ }
   return JSON.parse(localStorage.getItem(USER_KEY) || "null");
 }
 

@@ -48,9 +48,9 @@ export async function assetByTag({ tag }, app) {
   let asset = await find();
   if (!asset && app.state.online) {
     // A label from a site this phone does not hold yet: fetch that site, then show the asset from it.
-    const found = await fetch(`/api/assets/${encodeURIComponent(tag)}`, { headers: { Accept: "application/json" } })
-      .then((r) => (r.ok ? r.json() : null)).catch(() => null);
-    if (found && found.site_id) {
+    const found = await fetch(`/api/assets/${encodeURIComponent(tag)}`, { headers: { Accept: "application/json" },
+      signal: AbortSignal.timeout(sync.settings.timeout) }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+    if (found && Number.isInteger(found.site_id)) {
       await sync.downloadBundle(found.site_id).catch(() => null);
       asset = await find();
     }

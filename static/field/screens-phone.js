@@ -93,8 +93,12 @@ async function signOut(app) {
   "Sign out, keep them", "Stay signed in"))) return;
   let token;
   try {
-    const response = await fetch("/api/me", { headers: { "X-FieldKit-Client": "field", Accept: "application/json" }, credentials: "same-origin" });
-    token = (await response.json()).csrf_token;
+    const response = await fetch("/api/me", { headers: { "X-FieldKit-Client": "field", Accept: "application/json" },
+      credentials: "same-origin", signal: AbortSignal.timeout(sync.settings.timeout) });
+    if (response.status !== 401) { // 401: the server has signed this phone out already
+      token = response.ok && (await response.json()).csrf_token;
+      if (typeof token !== "string") throw new Error("not FieldKit's answer");
+    }
   } catch {
     await ask("Signing out needs a connection to FieldKit, and this phone has none right now (offline, or a Wi-Fi sign-in page). Your data stays safe on this phone.", "OK", "Close");
     return;
@@ -103,6 +107,7 @@ async function signOut(app) {
   if (!waiting) await store.forget(app.user.id);
   else store.close();
   const body = new URLSearchParams({ csrf_token: token });
-  await fetch("/logout", { method: "POST", body, credentials: "same-origin" }).catch(() => null);
+  if (token) await fetch("/logout", { method: "POST", body, credentials: "same-origin", signal: AbortSignal.timeout(sync.settings.timeout) })
+    .catch(() => null);
   location.replace("/login");
 }

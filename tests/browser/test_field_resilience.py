@@ -342,3 +342,11 @@ def test_my_sites_counts_the_changes_waiting_on_the_phone_as_done(app, server, p
     card = page.locator(".site-card", has_text="Acme Dental")
     card.wait_for()
     assert f"{done.replace(' of ', '/')} done" in card.inner_text()
+
+
+def test_the_app_opens_the_technicians_data_when_the_sign_in_check_is_never_answered(app, server, phone, site):
+    context, page = tech_on_item(phone, server, ORDERED)
+    context.route("**/api/me", lambda route: None)  # a Wi-Fi that swallows requests
+    page.goto(server.url + "/field/")
+    page.locator(".site-card", has_text="Acme Dental").wait_for(timeout=15_000)
+    assert "Opening FieldKit" not in page.content()
