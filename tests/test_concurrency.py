@@ -21,7 +21,7 @@ from sqlalchemy import func, make_url, select
 from sqlalchemy.exc import OperationalError
 
 from fieldkit import inventory, photos, sync
-from fieldkit.db import db
+from fieldkit.db import db, next_seq
 from fieldkit.models import Asset, AssetEvent, Item, ItemEvent, Mutation, Photo, Signoff
 from tests.conftest import PASSWORD, login, update
 from tests.evidence import encoded, photo_like, upload, upsert
@@ -320,3 +320,31 @@ def test_the_board_and_photos_stay_readable_while_another_writer_commits(app, ap
         writer.close()
     assert board.status_code == 200
     assert picture.status_code == 200
+
+
+def test_a_pm_deciding_a_dispute_while_a_phone_syncs_that_item_keeps_both_in_the_history(app, api, site, bundle):
+    item = bundle["items"][0]
+    for device, status in (("phone-1", "pass"), ("phone-2", "fail")):
+        api["tech"].sync([update(item, {"status": status})], device=device)
+    with app.app_context():
+        phone = db.session
+        next_seq(phone)  # a phone's sync, in the middle of its transaction (the lock order every writer keeps)
+        synced = phone.get(Item, item["id"], with_for_update=True)
+        synced.note, synced.rev = "Patch lead replaced", synced.rev + 1
+        phone.add(ItemEvent(item_id=synced.id, site_id=synced.site_id, rev=synced.rev, kind="update",
+                            changes={"note": ["", "Patch lead replaced"]}))
+        phone.flush()
+        decided = []
+        pm = threading.Thread(target=lambda: decided.append(
+            api["pm"].post(f"/api/items/{item['id']}/resolve", {"status": "pass"}).status_code))
+        pm.start()
+        pm.join(timeout=1)  # the PM's decision waits for the phone's transaction
+        phone.commit()
+    pm.join(timeout=TIMEOUT)
+    assert decided == [200]
+    with app.app_context():
+        stored = db.session.get(Item, item["id"])
+        revs = db.session.execute(select(ItemEvent.rev).where(ItemEvent.item_id == item["id"])
+                                  .order_by(ItemEvent.id)).scalars().all()
+        assert (stored.status, stored.note, stored.disputed) == ("pass", "Patch lead replaced", False)
+        assert revs == list(range(item["rev"] + 1, stored.rev + 1)), "each change has its own revision"
