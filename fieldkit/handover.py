@@ -89,14 +89,15 @@ class Pack(FPDF):
 
         Widths add up (no kerning or shaping is on), and fpdf2's get_string_width runs its bidi
         pre-pass on every call, far too slow for a few thousand characters."""
-        widths = self._char_widths.setdefault((self.font_family, self.font_style, self.font_size_pt), {})
-        total = 0.0
-        for char in text:
-            width = widths.get(char)
-            if width is None:
-                width = widths[char] = self.get_string_width(char)
-            total += width
-        return total
+        widths = self._widths()
+        return sum(widths[char] if char in widths else self._measure(widths, char) for char in text)
+
+    def _widths(self) -> dict[str, float]:
+        return self._char_widths.setdefault((self.font_family, self.font_style, self.font_size_pt), {})
+
+    def _measure(self, widths: dict[str, float], char: str) -> float:
+        widths[char] = self.get_string_width(char)
+        return widths[char]
 
     def shortened(self, text: str, room: float) -> str:
         """`text`, cut with '...' when it is wider than `room` in the current font."""
@@ -106,9 +107,9 @@ class Pack(FPDF):
 
     def fitting(self, text: str, room: float) -> tuple[int, float]:
         """(how many leading characters of `text` fit in `room`, their width): at least one character."""
-        used = 0.0
+        used, widths = 0.0, self._widths()
         for count, char in enumerate(text):
-            width = self.text_width(char)
+            width = widths[char] if char in widths else self._measure(widths, char)
             if count and used + width > room:
                 return count, used
             used += width
@@ -325,7 +326,7 @@ def _exceptions(pdf: Pack, snapshot: dict) -> None:
     pdf.grid((60, 22, 98), ["Item", "Importance", "What is still open"], (
         [((f"{exc['title']} ({exc['room']})" if exc.get("room") else exc["title"]), "B", INK),
          (exc["severity"].capitalize(), "", blocker if exc["severity"] == "blocker" else INK),
-         first_upper("; ".join(exc.get("problems") or ["not finished"]))]
+         first_upper("; ".join(_bounded(problem) for problem in exc.get("problems") or ["not finished"]))]
         for exc in accepted), size=9, line=4.8)
 
 def _inventory(pdf: Pack, snapshot: dict) -> None:
@@ -378,15 +379,18 @@ def _checklist(pdf: Pack, snapshot: dict) -> None:
         pdf.grid((70, 22, 88), ["Check", "Result", "Details"], (_checklist_row(item) for item in items))
 
 
+def _bounded(text: str) -> str:
+    """A technician's free text as the pack prints it: the first NOTE_CHARS characters and a marker."""
+    return text if len(text) <= NOTE_CHARS else text[:NOTE_CHARS].rstrip() + "… (full note in FieldKit)"
+
+
 def _checklist_row(item: dict) -> list:
     word, colour = _result(item)
     details = measurement_lines(item)
     if item.get("note"):
-        note = item["note"] if len(item["note"]) <= NOTE_CHARS else \
-            item["note"][:NOTE_CHARS].rstrip() + "… (full note in FieldKit)"
-        details.append(f"Note: {note}")
+        details.append(f"Note: {_bounded(item['note'])}")
     if not item.get("ready") and item["status"] != "na" and item.get("problems"):
-        details.append("Open: " + "; ".join(item["problems"]))
+        details.append("Open: " + "; ".join(_bounded(problem) for problem in item["problems"]))
     if item.get("photos"):
         details.append(f"{len(item['photos'])} photo{'' if len(item['photos']) == 1 else 's'}")
     title = f"{item['title']} ({item['room']})" if item.get("room") else item["title"]
