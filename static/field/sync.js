@@ -259,6 +259,7 @@ export async function downloadBundle(siteId) {
 }
 
 // What a change is about: changes to one item, asset or pin keep their order, whatever else fails.
+const OUTAGE_AFTER = 3; // changes failing alone in a row
 const subject = (m) => `${m.type.split(".")[0]}:${m.item_id ?? m.asset_id ?? m.pin_id}`;
 
 // A batch the server fails on (5xx) is sent again one change at a time, so one change it cannot take waits
@@ -286,8 +287,12 @@ async function sendMutations(attempt) {
     } catch (error) {
       if (batch.length === 1) hold(batch[0], error); // throws unless the server failed on it (5xx)
       else if (batch.length && error.status >= 500) {
+        let failedInARow = 0;
         for (const record of batch) {
-          if (!held.has(subject(record.mutation))) await send([record]).catch((alone) => hold(record, alone));
+          if (held.has(subject(record.mutation))) continue;
+          await send([record]).then(() => { failedInARow = 0; }, (alone) => { hold(record, alone); failedInARow += 1; });
+          // The server fails on everything (an outage, not one bad change): stop, keep all, try again later.
+          if (failedInARow === OUTAGE_AFTER) throw attempt.problems.at(-1);
         }
       } else throw error;
     }

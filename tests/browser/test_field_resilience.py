@@ -273,6 +273,31 @@ def test_a_change_the_server_fails_on_waits_alone_and_the_others_still_go(app, s
         "pass", "Confirmed by email")
 
 
+def test_a_server_failing_on_everything_is_asked_a_few_times_not_once_per_change(app, server, phone, site):
+    """An outage answers 500 to each change alone too: after three in a row the attempt stops, keeping all."""
+    context, page = tech_on_item(phone, server, ORDERED)
+    go_offline(context)
+    titles = (ORDERED, SURVEY, "ISP demarc extended from building entry to our comms rack", LIVE,
+              "Backup internet (4G/5G or second line) live")
+    for title in titles:
+        page.get_by_role("link", name="← Acme Dental – new clinic").click()
+        open_item(page, title)
+        page.get_by_role("button", name="Fail").click()
+    bar(page).filter(has_text="5 changes waiting").wait_for()
+    asked = []
+
+    def outage(route):
+        asked.append(len(json.loads(route.request.post_data)["mutations"]))
+        route.fulfill(status=500, json={"error": {"code": "internal", "message": "Something went wrong"}})
+
+    context.route("**/api/sync", outage)
+    come_back(context)
+    bar(page).filter(has_text="the server had a problem (500)").wait_for(timeout=20_000)
+    page.wait_for_timeout(500)
+    assert asked == [5, 1, 1, 1]
+    assert "5 changes waiting" in bar(page).inner_text()
+
+
 def test_the_next_person_on_the_phone_is_told_whose_changes_still_wait_here(app, server, phone, site):
     with app.app_context():
         accounts.create_user(db.session, "tech@example.com", "tech", name="Tom Okafor")
