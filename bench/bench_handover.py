@@ -7,6 +7,9 @@ Prints wall time (best of a few runs, without tracing) and peak Python memory (o
 signing (snapshot built, hashed and stored), verifying, and rendering the handover pack. Then the worst
 valid text: 60 rooms of 60 characters, a 200-character site name and signer, and 118 failed checks whose
 5,000-character notes have no spaces (CJK, which DejaVu cannot draw, and one long Latin word).
+
+Before issue 9: 70 such notes took 223 s (CJK) and 226 s (Latin) to render, and 60 rooms of 60 characters
+failed with fpdf2's "row too high" (a 500).
 """
 import base64
 import hashlib

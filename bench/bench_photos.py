@@ -8,7 +8,10 @@ sniffing, decoding, orienting, re-encoding, thumbnail, QR scan, content-addresse
 and readiness refresh), the image work alone, and the peak memory; then the label PDF and the PNG
 preview for 200 assets. Then the memory of big photos: one and four concurrent 6,320 × 6,320 solid-colour
 RGBA PNGs (166 KB each, under the pixel limit) and a 7,000 × 5,000 JPEG, each case in a fresh process:
-its resident memory before the uploads, its peak, and the answers.
+its resident memory before, its peak, and the answers or the Python heap peak.
+
+Before issue 9 (uploads overlapping on SQLite, no decode limit): one PNG +470 MiB, four PNGs +1,810 MiB
+(peak 1,948 MiB), one JPEG +261 MiB, four JPEGs +1,037 MiB.
 """
 import io
 import multiprocessing
