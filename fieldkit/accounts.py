@@ -92,12 +92,14 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 # Browser sessions ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SessionUse:
-    """A live browser session found for a cookie: whose, whether remembered, and whether its use was just
-    recorded (then a remembered browser's cookie is renewed, so a phone in use stays signed in)."""
+class Use:
+    """A live browser session or token found for a cookie or a header: whose, whether remembered (tokens are
+    not), whether its use is due to be recorded, and whether it just was (then a remembered browser's
+    cookie is renewed, so a phone in use stays signed in)."""
 
     user_id: int
     remember: bool
+    due: bool
     recorded: bool
 
 
@@ -115,17 +117,16 @@ def start_session(session: Session, user: User, remember: bool, user_agent: str 
     return session_id
 
 
-def use_session(session: Session, session_id: str, now: datetime | None = None) -> SessionUse | None:
-    """The live session a cookie names, for an active user, or None; records its use at most once an hour.
+def use_session(session: Session, session_id: str, now: datetime | None = None, record: bool = True) -> Use | None:
+    """The live session a cookie names, for an active user, or None; records its use at most once an hour
+    (unless `record` is false: then `due` says whether to call again, in a write transaction, to record it).
 
     Run it in a short transaction of its own: the record is its only write, and must not ride on a GET.
     """
     now = now or utcnow()
     row = session.execute(select(LoginSession).join(User).where(
         LoginSession.token_hash == _hash(session_id), User.active, ~_expired(now))).scalar_one_or_none()
-    if row is None:
-        return None
-    return SessionUse(row.user_id, row.remember, _record_use(session, row, now))
+    return None if row is None else _use(session, row, row.remember, now, record)
 
 
 def end_session(session: Session, session_id: str | None) -> None:
@@ -191,17 +192,14 @@ def create_token(session: Session, email: str, label: str = "", days: int | None
     return issue_token(session, user, label, days)[1]
 
 
-def use_token(session: Session, token: str, now: datetime | None = None) -> int | None:
-    """The id of the active user a live bearer token belongs to, or None; records its use at most once an
-    hour. Run it in a short transaction of its own, as use_session."""
+def use_token(session: Session, token: str, now: datetime | None = None, record: bool = True) -> Use | None:
+    """The use of a live bearer token of an active user, or None; records it at most once an hour, as
+    use_session does (and in a short transaction of its own, likewise)."""
     now = now or utcnow()
     row = session.execute(select(ApiToken).join(User).where(
         ApiToken.token_hash == _hash(token), User.active, ApiToken.revoked_at.is_(None),
         ApiToken.expires_at > now)).scalar_one_or_none()
-    if row is None:
-        return None
-    _record_use(session, row, now)
-    return row.user_id
+    return None if row is None else _use(session, row, False, now, record)
 
 
 def tokens_of(session: Session, actor: User, email: str | None = None) -> list[ApiToken]:
@@ -244,9 +242,12 @@ def token_json(row: ApiToken, now: datetime | None = None) -> dict:
             "revoked_at": stamp(row.revoked_at), "state": token_state(row, now)}
 
 
+def _use(session: Session, row: ApiToken | LoginSession, remember: bool, now: datetime, record: bool) -> Use:
+    due = row.last_used_at is None or now - row.last_used_at >= USE_RECORDED_EVERY
+    return Use(row.user_id, remember, due, due and record and _record_use(session, row, now))
+
+
 def _record_use(session: Session, row: ApiToken | LoginSession, now: datetime) -> bool:
-    if row.last_used_at is not None and now - row.last_used_at < USE_RECORDED_EVERY:
-        return False
     model = type(row)
     # The condition makes the many requests of one busy hour, in every process, write it once.
     done = session.execute(update(model).where(model.id == row.id, or_(

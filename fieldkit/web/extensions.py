@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from .. import accounts
 from ..access import MAX_ID
-from ..db import db
+from ..db import db, writing
 from ..models import User
 
 login_manager = LoginManager()
@@ -82,8 +82,7 @@ def load_user(session_id: str) -> User | None:
     if request.headers.get("Authorization", "").startswith("Bearer "):
         # A request that names its token acts as the token's user, whatever session cookie came with it.
         return load_user_from_bearer(request)
-    with Session(db.engine) as short, short.begin():
-        found = accounts.use_session(short, session_id)
+    found = _look_up(accounts.use_session, session_id)
     if found is None:
         return None
     if found.remember and found.recorded:
@@ -100,9 +99,19 @@ def load_user_from_bearer(req) -> User | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    with Session(db.engine) as short, short.begin():  # its own short transaction: a GET stays a read
-        user_id = accounts.use_token(short, header.removeprefix("Bearer ").strip())
-    if user_id is None:
+    found = _look_up(accounts.use_token, header.removeprefix("Bearer ").strip())
+    if found is None:
         return None
     g.bearer = True
-    return db.session.get(User, user_id)
+    return db.session.get(User, found.user_id)
+
+
+def _look_up(use, key: str) -> accounts.Use | None:
+    """Find a session or token in a short read of its own, so a GET stays a read; when its hourly use record
+    is due, write it in a short write transaction (on SQLite a read cannot turn into a write without risk)."""
+    with Session(db.engine) as short, short.begin():
+        found = use(short, key, record=False)
+    if found is not None and found.due:
+        with writing(), Session(db.engine) as short, short.begin():
+            found = use(short, key)
+    return found

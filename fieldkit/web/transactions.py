@@ -33,9 +33,8 @@ def init_app(app: Flask) -> None:
 
 
 def _declare_intent() -> None:
-    # A bearer request stamps its token's last use (extensions.load_user_from_bearer): it writes, even a GET.
-    reads = request.method in READS and not request.headers.get("Authorization", "").startswith("Bearer ")
-    g.read_only_token = READ_ONLY.set(reads)
+    # A read's own writes (a token's hourly use record, a stale verdict) run in short write transactions.
+    g.read_only_token = READ_ONLY.set(request.method in READS)
 
 
 def _forget_intent(exc: BaseException | None) -> None:
