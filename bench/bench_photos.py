@@ -180,8 +180,11 @@ def main() -> None:
                                                   "room": ["Open office", "Comms room"][n % 2]}}
                      for n in range(LABELS)]
         sync.apply_batch(db.session, tech, {"device_id": "bench", "mutations": mutations})
+        db.session.commit()
         site = db.session.get(Site, site.id)
         assets = inventory.site_assets(db.session, site)
+        db.session.expunge_all()  # kept as loaded, and no transaction of this process holds SQLite's write lock
+        db.session.commit()
         # Made in a child process, so this process's peak memory is the server's alone.
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             jpeg = pool.submit(twelve_megapixel_jpeg, qr.label_url(app.config["BASE_URL"], assets[0].tag)).result()
