@@ -18,11 +18,12 @@ import pytest
 import requests
 from psycopg.errors import DeadlockDetected
 from sqlalchemy import func, make_url, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import OperationalError
 
 from fieldkit import inventory, photos, sync
 from fieldkit.db import db, next_seq
-from fieldkit.models import Asset, AssetEvent, Item, ItemEvent, Mutation, Photo, Signoff
+from fieldkit.models import Asset, AssetEvent, Item, ItemEvent, LoginSession, Mutation, Photo, Signoff, utcnow
 from tests.conftest import PASSWORD, login, update
 from tests.evidence import encoded, photo_like, upload, upsert
 from tests.test_signoff import SIGNATURE
@@ -348,3 +349,28 @@ def test_a_pm_deciding_a_dispute_while_a_phone_syncs_that_item_keeps_both_in_the
                                   .order_by(ItemEvent.id)).scalars().all()
         assert (stored.status, stored.note, stored.disputed) == ("pass", "Patch lead replaced", False)
         assert revs == list(range(item["rev"] + 1, stored.rev + 1)), "each change has its own revision"
+
+
+def test_a_read_whose_hourly_use_record_is_due_waits_for_a_writer_instead_of_failing(app, api, client, site, schema):
+    """SQLite: a GET finds its session in a plain read and records the use in a write of its own, so a writer
+    committing meanwhile makes it wait, never answer 500 ("database is locked")."""
+    if make_url(schema).get_backend_name() != "sqlite":
+        pytest.skip("a SQLite locking rule")
+    login(client, "pm@example.com")
+    with app.app_context():  # last used two hours ago: this request records the use
+        db.session.execute(sql_update(LoginSession).values(last_used_at=utcnow() - timedelta(hours=2)))
+        db.session.commit()
+    writer = sqlite3.connect(make_url(schema).database, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE counter SET value = value + 1")
+    committer = threading.Timer(0.5, writer.commit)  # commits while the GET waits to record its use
+    committer.start()
+    try:
+        answer = client.get("/api/board")
+    finally:
+        committer.join()
+        writer.close()
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    with app.app_context():  # the use was recorded
+        stamp = db.session.execute(select(LoginSession.last_used_at)).scalar_one()
+        assert utcnow() - stamp < timedelta(minutes=1)
