@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 from .errors import ConfigError
+from .photos import DECODES_AT_ONCE
 
 MiB = 1024 * 1024
 
@@ -43,14 +44,18 @@ def load(instance_path: str, environ=os.environ) -> dict:
         "WEBHOOK_ALLOW_INTERNAL": environ.get("FIELDKIT_WEBHOOK_ALLOW_INTERNAL", "") == "1",
         # Sign-in limits are counted in Redis when it is given, so every app process shares the counts.
         "RATELIMIT_STORAGE_URI": environ.get("REDIS_URL") or "memory://",
-        "PROXY_HOPS": _proxy_hops(environ.get("FIELDKIT_PROXY_HOPS", "0")),
+        "PROXY_HOPS": _whole(environ, "FIELDKIT_PROXY_HOPS", 0, 0, 5, "the number of proxies in front of FieldKit"),
+        # Each photo decode may hold up to ~220 MiB; more at once trades memory for upload throughput.
+        "PHOTO_DECODES": _whole(environ, "FIELDKIT_PHOTO_DECODES", DECODES_AT_ONCE, 1, 16,
+                                "how many photos one process decodes at once"),
     }
 
 
-def _proxy_hops(value: str) -> int:
-    """How many reverse proxies stand in front of the app (their X-Forwarded-For names the client)."""
-    if not value.isascii() or not value.isdigit() or int(value) > 5:
-        raise ConfigError("FIELDKIT_PROXY_HOPS must be the number of proxies in front of FieldKit, 0 to 5.")
+def _whole(environ, name: str, default: int, low: int, high: int, what: str) -> int:
+    """A whole-number setting from `low` to `high`; a ConfigError naming the variable otherwise."""
+    value = environ.get(name, str(default))
+    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+        raise ConfigError(f"{name} must be {what}, {low} to {high}.")
     return int(value)
 
 

@@ -73,3 +73,18 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(app):
     with app.app_context(), db.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert differences == []
+
+
+@pytest.mark.parametrize(("variable", "value", "setting", "expected"), [
+    ("FIELDKIT_PHOTO_DECODES", "4", "PHOTO_DECODES", 4),
+    ("FIELDKIT_PROXY_HOPS", "1", "PROXY_HOPS", 1),
+])
+def test_whole_number_settings_come_from_the_environment(tmp_path, variable, value, setting, expected):
+    assert config.load(str(tmp_path), {"SECRET_KEY": "x", variable: value})[setting] == expected
+
+
+@pytest.mark.parametrize(("variable", "value"), [("FIELDKIT_PHOTO_DECODES", "0"), ("FIELDKIT_PHOTO_DECODES", "two"),
+                                                  ("FIELDKIT_PHOTO_DECODES", "99"), ("FIELDKIT_PROXY_HOPS", "6")])
+def test_a_whole_number_setting_out_of_range_stops_start_up_naming_the_variable(tmp_path, variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        config.load(str(tmp_path), {"SECRET_KEY": "x", variable: value})

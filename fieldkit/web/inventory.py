@@ -91,7 +91,7 @@ def upload_photo():
     if upload is None:
         raise ValidationError("Send the photo as the multipart field 'file'.", "missing_file")
     fields = photos.parse_fields(request.form.to_dict())
-    gate = photos.DecodeGate(current_app.config.get("PHOTO_DECODES", photos.DECODES_AT_ONCE),
+    gate = photos.DecodeGate(current_app.config["PHOTO_DECODES"],
                              current_app.config.get("PHOTO_DECODE_WAIT", photos.DECODE_WAIT))
     try:
         answer, status = photos.save_photo(db.session, current_user, current_app.config["PHOTO_DIR"], fields,
