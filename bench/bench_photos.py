@@ -89,6 +89,20 @@ def big_jpeg() -> bytes:
     return out.getvalue()
 
 
+def technician_with_site(app, rooms: list[str] | None = None):
+    """A fresh schema, a technician with an API token, and an office-move site assigned to them."""
+    init_db()
+    tech = accounts.create_user(db.session, f"bench-{uuid.uuid4().hex[:8]}@example.com", "tech", "bench-password")
+    db.session.commit()
+    token = accounts.create_token(db.session, tech.email)
+    site = sites.create_site(db.session, {
+        "name": "Bench office", "client": "Bench Ltd", "template": "office-move",
+        "move_in": (date.today() + timedelta(days=20)).isoformat(), "rooms": rooms or [],
+        "technicians": [tech.email]}, app.extensions["templates"])
+    db.session.commit()
+    return tech, token, site
+
+
 def uploads_at_once(data: bytes, count: int, decoders: int, url: str | None) -> tuple[float, float, list[int]]:
     """In a fresh process: (RSS before, peak RSS, answers) for `count` concurrent POST /api/photos with
     `decoders` photos decoded at once (PHOTO_DECODES)."""
@@ -96,15 +110,7 @@ def uploads_at_once(data: bytes, count: int, decoders: int, url: str | None) -> 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url or f"sqlite:///{folder / 'bench.db'}",
                       "PHOTO_DIR": str(folder / "p"), "WEBHOOK_WORKER": False, "PHOTO_DECODES": decoders})
     with app.app_context():
-        init_db()
-        tech = accounts.create_user(db.session, f"bench-{uuid.uuid4().hex[:8]}@example.com", "tech", "bench-password")
-        db.session.commit()
-        token = accounts.create_token(db.session, tech.email)
-        site = sites.create_site(db.session, {
-            "name": "Bench office", "client": "Bench Ltd", "template": "office-move",
-            "move_in": (date.today() + timedelta(days=20)).isoformat(), "technicians": [tech.email]},
-            app.extensions["templates"])
-        db.session.commit()
+        _, token, site = technician_with_site(app)
         site_id = site.id
         db.session.remove()
 
@@ -166,15 +172,7 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PHOTO_DIR": str(folder / "photos"),
                       "BASE_URL": "https://fieldkit.example.com"})
     with app.app_context():
-        init_db()
-        tech = accounts.create_user(db.session, f"bench-{uuid.uuid4().hex[:8]}@example.com", "tech", "bench-password")
-        db.session.commit()
-        token = accounts.create_token(db.session, tech.email)
-        site = sites.create_site(db.session, {
-            "name": "Bench office", "client": "Bench Ltd", "template": "office-move",
-            "move_in": (date.today() + timedelta(days=20)).isoformat(), "rooms": ["Open office", "Comms room"],
-            "technicians": [tech.email]}, app.extensions["templates"])
-        db.session.commit()
+        tech, token, site = technician_with_site(app, ["Open office", "Comms room"])
         mutations = [{"id": str(uuid.uuid4()), "type": "asset.upsert", "asset_id": str(uuid.uuid4()),
                       "site_id": site.id, "set": {"kind": "ap", "make": "Ubiquiti", "model": "U6-Pro",
                                                   "room": ["Open office", "Comms room"][n % 2]}}

@@ -43,3 +43,25 @@ def test_disabled_user_is_signed_out_and_their_token_stops_working(client, api, 
     client.post(f"/admin/users/{user_id}/active", data={"csrf_token": csrf(page)})
     assert tech.get("/sites").status_code == 302
     assert api["tech"].get("/api/sites").status_code == 401
+
+
+@pytest.mark.parametrize(("agent", "shown"), [
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36",
+     "Chrome on Android"),
+    (("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+     "Mobile/15E148 Safari/604.1"), "Safari on iPhone"),
+    (("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0 "
+     "Mobile/15E148 Safari/604.1"), "Chrome on iPhone"),
+    (("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36 "
+     "Edg/131.0"), "Edge on Windows"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox on Mac"),
+    ("curl/8.5.0", "curl/8.5.0"),
+])
+def test_signed_in_browsers_are_named_as_a_person_knows_them(app, people, agent, shown):
+    other = app.test_client()
+    other.environ_base["HTTP_USER_AGENT"] = agent
+    login(other, "tech@example.com")
+    admin = app.test_client()
+    login(admin, "admin@example.com")
+    page = admin.get("/admin/").get_data(as_text=True)
+    assert f"<td>{shown}</td>" in page

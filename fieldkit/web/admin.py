@@ -13,6 +13,20 @@ from ..errors import FieldKitError
 from ..models import ROLES, Checklist, Client, User, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+# Checked in this order: Edge, Chrome and Firefox on iOS all also call themselves Safari, and Edge Chrome.
+BROWSERS = (("Edg", "Edge"), ("CriOS/", "Chrome"), ("FxiOS/", "Firefox"), ("Firefox/", "Firefox"),
+            ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
+           ("Mac OS X", "Mac"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+@bp.app_template_filter("browser")
+def browser_name(agent: str) -> str:
+    """'Chrome on Android' for a User-Agent header, so an admin knows which device to sign out."""
+    found = [next((name for key, name in names if key in agent), None) for names in (BROWSERS, SYSTEMS)]
+    if all(found):
+        return " on ".join(found)
+    return agent[:60] or "unknown browser"
 
 
 @bp.before_request
