@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pillow_heif
 import zxingcpp
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ def _give_freed_pixels_back() -> None:
 _give_freed_pixels_back()
 
 MAX_PIXELS = 40_000_000
+MAX_PHOTOS_PER_SITE = 10_000  # every phone's bundle lists a site's photos: far past any office's evidence
 MAX_STORED_SIDE = 4096     # evidence stays sharp; a 48 MP original does not fill the disk
 DECODES_AT_ONCE = 2        # per process (PHOTO_DECODES): each may hold up to 160 MB of pixels
 DECODE_WAIT = 10.0         # seconds an upload waits for a decoder (PHOTO_DECODE_WAIT) before it is sent back
@@ -360,6 +361,10 @@ def save_photo(session: Session, user: User, photo_dir: str, fields: UploadField
         if item is None or item.site_id != site.id:
             raise ValidationError(f"Item {fields.item_id} is not a checklist item of this site.", "bad_item_id")
     asset = _asset_of_site(session, site, fields.asset_id) if fields.asset_id else None
+    count = session.scalar(select(func.count()).select_from(Photo).where(Photo.site_id == site.id))
+    if count >= MAX_PHOTOS_PER_SITE:
+        raise TooLarge(f"A site holds at most {MAX_PHOTOS_PER_SITE:,} photos; this one has {count:,}.",
+                       "too_many_photos")
     processed = process(stream, gate=gate)
     linked_by_qr = False
     if asset is None and processed.qr_tags:

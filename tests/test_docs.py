@@ -29,7 +29,7 @@ def row(what: str) -> str:
     ("CSV import", [f"{inventory.MAX_CSV_BYTES // 2**20} MiB", f"{inventory.MAX_CSV_ROWS:,} rows",
                     f"{inventory.MAX_CSV_COLUMNS} columns", f"{inventory.CSV_CELL_LIMIT:,} characters"]),
     ("photos", [f"{photos.MAX_PIXELS // 1_000_000} million pixels", f"decodes {photos.DECODES_AT_ONCE} at once",
-                f"at most {photos.MAX_STORED_SIDE:,} px",
+                f"at most {photos.MAX_STORED_SIDE:,} px", f"{photos.MAX_PHOTOS_PER_SITE:,} per site",
                 f"up to {photos.DECODE_WAIT:.0f} s"]),
     ("sign-off", [f"{signoff.SIGNATURE_MAX_BYTES // 1024} KB", f"{signoff.MAX_ACCEPT:,} accepted"]),
     ("API tokens", [f"1 to {accounts.MAX_TOKEN_DAYS:,} days", f"{accounts.TOKEN_DAYS} unless"]),

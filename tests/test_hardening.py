@@ -239,3 +239,13 @@ def test_the_id_pattern_matches_exactly_the_ids_that_fit_a_32_bit_column():
     for n in numbers:
         assert bool(pattern.match(str(n))) == (1 <= n <= 2**31 - 1), n
     assert not pattern.match("0123")
+
+
+def test_a_site_holds_a_bounded_number_of_photos_and_says_so(api, site, monkeypatch):
+    from fieldkit import photos
+
+    monkeypatch.setattr(photos, "MAX_PHOTOS_PER_SITE", 2)
+    answers = [upload(api, "tech", site["id"], encoded(photo_like(320, 240))) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 413]
+    assert answers[2].get_json()["error"] == {"code": "too_many_photos",
+                                              "message": "A site holds at most 2 photos; this one has 2."}
