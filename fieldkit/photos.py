@@ -357,7 +357,7 @@ def save_photo(session: Session, user: User, photo_dir: str, fields: UploadField
         return _replay(session, user, existing, fields, stream, gate)
     site = access.field_site_for(session, user, fields.site_id)
     if fields.item_id is not None:
-        item = session.get(Item, fields.item_id) if fields.item_id <= access.MAX_ID else None
+        item = session.get(Item, fields.item_id) if access.is_id(fields.item_id) else None
         if item is None or item.site_id != site.id:
             raise ValidationError(f"Item {fields.item_id} is not a checklist item of this site.", "bad_item_id")
     asset = _asset_of_site(session, site, fields.asset_id) if fields.asset_id else None

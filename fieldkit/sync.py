@@ -52,10 +52,6 @@ def payload_text(mutation: dict) -> str:
     return json.dumps(mutation, sort_keys=True, separators=(",", ":"))
 
 
-def payload_hash(mutation: dict) -> str:
-    return hashlib.sha256(payload_text(mutation).encode()).hexdigest()
-
-
 def apply_batch(session: Session, user: User, body: dict) -> dict:
     """POST /api/sync: apply the mutations in order, each alone, then pull changes since the cursor.
 

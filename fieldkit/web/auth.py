@@ -3,7 +3,7 @@ import math
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import accounts
 from ..db import db
-from .errors import wants_json
+from .errors import error_response, wants_json
 from .extensions import limiter
 
 bp = Blueprint("auth", __name__)
@@ -85,16 +85,12 @@ def too_many_tries(exc: RateLimitExceeded):
     minutes = max(1, round(wait / 60))
     message = (f"{exc.description} Wait {minutes} minute{'s' * (minutes > 1)} and try again; "
                "until then the password is not checked.")
-    db.session.rollback()
     if wants_json():
-        response = jsonify({"error": {"code": "too_many_requests", "message": message}})
-    else:
-        flash(message, "error")
-        form = LoginForm(formdata=None, email=request.form.get("email", ""))  # filled in again, kept signed in ticked
-        response = current_app.make_response(render_template("login.html", form=form))
-    response.status_code = 429
-    response.headers["Retry-After"] = str(wait)
-    return response
+        return error_response(429, "too_many_requests", message, {"Retry-After": str(wait)})
+    db.session.rollback()
+    flash(message, "error")
+    form = LoginForm(formdata=None, email=request.form.get("email", ""))  # filled in again, kept signed in ticked
+    return render_template("login.html", form=form), 429, {"Retry-After": str(wait)}
 
 
 @bp.post("/logout")
