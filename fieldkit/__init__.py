@@ -3,10 +3,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import config
+from . import cli, config, web
 from .checklists import load_dir
 from .db import db
-from .web import extensions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,27 +21,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["templates"] = load_dir(Path(app.config["CHECKLIST_DIR"]))
 
     db.init_app(app)
-    extensions.init_app(app)
-
-    from .web import admin, api, auth, errors, inventory, pages, signoff, tokens
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(tokens.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(inventory.api_bp)
-    app.register_blueprint(inventory.bp)
-    signoff.init_app(app)
-    errors.init_app(app)
-    from .web import field  # the offline app: shell, service worker, manifest, icons, /t/<tag>
-
-    app.register_blueprint(field.bp)
-
-    from . import cli
-
+    web.init_app(app)
     cli.init_app(app)
-    from .web import transactions  # last: it wraps every view registered above
-
-    transactions.init_app(app)
     return app

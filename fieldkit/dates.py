@@ -5,8 +5,11 @@ set to another locale never changes what a client reads or what a sign-off snaps
 """
 from datetime import date, datetime
 
+from .errors import ValidationError
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # of a move-in or a due date
 
 
 def _as_date(value: date | str) -> date:
@@ -48,3 +51,20 @@ def move_in_sentence(move_in: date, today: date, when: str) -> str:
 
 def first_upper(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def parse_date(value, field: str) -> date:
+    """A YYYY-MM-DD string as a date, or a ValidationError that says what was wrong."""
+    if not isinstance(value, str):
+        raise ValidationError(f"'{field}' must be a date written YYYY-MM-DD.", "bad_date")
+    try:
+        if len(value) != 10:  # fromisoformat also takes 20261203 and 2026-W49-4
+            raise ValueError
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"'{field}' must be a date written YYYY-MM-DD, not '{value[:40]}'.",
+                              "bad_date") from None
+    if not FIRST_DAY <= parsed <= LAST_DAY:  # a typo such as 9999, and due dates past the calendar's end
+        raise ValidationError(f"'{field}' must be a date between {FIRST_DAY.year} and {LAST_DAY.year}, not "
+                              f"{value}.", "bad_date")
+    return parsed

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event, update
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, column, event, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, scoped_session
 
@@ -117,6 +117,10 @@ def upsert(session: Session, model):
     return dialect.insert(model)
 
 
+# models.Counter's table, named here so this module needs nothing from models (which builds on it).
+_COUNTER = table("counter", column("name"), column("value"))
+
+
 def next_seq(session: Session) -> int:
     """Take the next sync sequence value, once per transaction.
 
@@ -124,11 +128,9 @@ def next_seq(session: Session) -> int:
     they were taken: a phone that pulled up to cursor N can never miss a change numbered below N.
     """
     if "seq" not in session.info:
-        from .models import Counter
-
         value = session.execute(
-            update(Counter).where(Counter.name == "sync").values(value=Counter.value + 1)
-            .returning(Counter.value)
+            update(_COUNTER).where(_COUNTER.c.name == "sync").values(value=_COUNTER.c.value + 1)
+            .returning(_COUNTER.c.value)
         ).scalar_one_or_none()
         if value is None:
             raise RuntimeError("The sync counter is missing: run `flask --app app init-db`.")

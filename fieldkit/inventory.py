@@ -12,7 +12,7 @@ from . import access, tags
 from .checklists import ASSET_KINDS
 from .errors import Conflict, NotFound, TooLarge, ValidationError
 from .models import ASSET_STATUSES, Asset, AssetEvent, Item, Site, User, utcnow
-from .sites import refresh
+from .verdicts import refresh
 
 TEXT_LIMIT = 120
 MAX_ASSETS_PER_SITE = 10_000  # a site's whole inventory travels in every phone's bundle: far past any office

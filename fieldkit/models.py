@@ -1,7 +1,6 @@
 """Tables of FieldKit. Columns and relationships only; rules live in the domain modules."""
 from datetime import UTC, date, datetime
 
-from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -44,7 +43,7 @@ class Client(db.Model):
     sites: Mapped[list["Site"]] = relationship(back_populates="client")
 
 
-class User(UserMixin, db.Model):
+class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -59,8 +58,8 @@ class User(UserMixin, db.Model):
     # cookie instead of the user's id, so ending the LoginSession row ends that cookie.
     login_session_id = None
 
-    # UserMixin compares users by get_id(); a row is one object per database session, so identity is right.
-    __eq__, __ne__, __hash__ = object.__eq__, object.__ne__, object.__hash__
+    # What Flask-Login asks of a signed-in user (web.extensions signs people in; the model needs no Flask).
+    is_authenticated, is_anonymous = True, False
 
     def get_id(self) -> str:
         if self.login_session_id is None:
@@ -126,7 +125,7 @@ class Site(Synced, db.Model):
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seq: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
-    # Readiness summary, refreshed by readiness_store.refresh() in the same transaction as any change.
+    # Readiness summary, refreshed by verdicts.refresh() in the same transaction as any change.
     status: Mapped[str] = mapped_column(String(10), default="AT_RISK")
     score: Mapped[int] = mapped_column(Integer, default=0)
     blocker_count: Mapped[int] = mapped_column(Integer, default=0)

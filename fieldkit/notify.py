@@ -1,7 +1,7 @@
 """Notifications: signed webhooks when a site's verdict changes or a blocker fails, sent off the request path.
 
 How it works:
-- `sites.refresh` calls `after_refresh` with the readiness stored before; when the verdict changed or a
+- `verdicts.refresh` calls `after_refresh` with the readiness stored before; when the verdict changed or a
   blocker newly failed, one WebhookDelivery per webhook URL (the site's and its client's) is added to the
   same transaction. Nothing is sent while a request is being answered.
 - A background thread in every app process (`Worker`, started lazily on the first request) calls

@@ -34,7 +34,7 @@ from . import access, tags
 from .errors import Conflict, FieldKitError, NotFound, TooLarge, UnsupportedMedia, ValidationError
 from .inventory import require_uuid
 from .models import Asset, Item, Photo, Site, User
-from .sites import refresh
+from .verdicts import refresh
 
 pillow_heif.register_heif_opener()
 

@@ -25,7 +25,7 @@ from PIL import Image
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from . import access, readiness, sites
+from . import access, readiness, verdicts
 from .db import next_seq
 from .errors import NotFound, ValidationError
 from .models import Asset, Item, Photo, Signoff, Site, User, utcnow
@@ -151,8 +151,8 @@ def open_items(session: Session, site: Site, today: date | None = None) -> list[
 def _assess(session: Session, site: Site, today: date | None) -> tuple:
     """The verdict as of now and the items, computed without storing anything (for reads)."""
     items = _items(session, site)
-    photos, assets = sites.item_counts(session, [site.id])
-    return readiness.assess(*sites.facts(site, items, photos, assets, today or date.today())), items
+    photos, assets = verdicts.item_counts(session, [site.id])
+    return readiness.assess(*verdicts.facts(site, items, photos, assets, today or date.today())), items
 
 
 def _items(session: Session, site: Site) -> list[Item]:
@@ -182,7 +182,7 @@ def sign(session: Session, user: User, site_id: int, data, today: date | None = 
     # every writer does (db.py): locking the site before the counter deadlocked against sync.
     session.refresh(site, with_for_update=True)
 
-    verdict = sites.refresh(session, [site], today)[site.id]
+    verdict = verdicts.refresh(session, [site], today)[site.id]
     items = _items(session, site)
     open_by_id = {item.id: item for item in items if is_open(item, verdict)}
     missing = [open_by_id[i] for i in open_by_id if i not in accepted]

@@ -1,4 +1,4 @@
-"""Sync: apply each device mutation exactly once, acknowledge it, and pull what changed since a cursor."""
+"""Sync: the bundle a phone starts from, each device mutation applied exactly once, and what changed since."""
 import hashlib
 import json
 import logging
@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import access
+from .dates import parse_date
 from .db import next_seq, upsert
 from .errors import FieldKitError, NotFound, ValidationError, refuse_bad_text, text_problem
 from .inventory import apply_asset_upsert
@@ -27,7 +28,7 @@ from .models import (
     utcnow,
 )
 from .payloads import asset_json, item_json, photo_json, site_json
-from .sites import parse_date, refresh
+from .verdicts import item_counts, refresh
 
 MAX_BATCH = 1000  # a phone offline for a day can hold this many; it sends 100 at a time
 MAX_MUTATION_BYTES = 64 * 1024  # a 5,000-character note in any script, measurements and all, fits several times
@@ -45,6 +46,26 @@ def current_cursor(session: Session) -> int:
     """The sync sequence value up to which every change is committed."""
     value = session.execute(select(Counter.value).where(Counter.name == "sync")).scalar_one_or_none()
     return value or 0
+
+
+def bundle(session: Session, site: Site) -> dict:
+    """All a phone needs to work on the site offline, with the cursor to pull changes from."""
+    cursor = current_cursor(session)
+    items = session.execute(select(Item).where(Item.site_id == site.id).order_by(Item.position)).scalars().all()
+    photos, assets = item_counts(session, [site.id])
+    asset_rows = session.execute(select(Asset).where(Asset.site_id == site.id).order_by(Asset.tag)).scalars()
+    photo_rows = session.execute(select(Photo).where(Photo.site_id == site.id).order_by(Photo.created_at)).scalars()
+    return {
+        "site": {**site_json(site), "readiness": site.readiness},
+        "items": [
+            item_json(item, photos.get(item.id, 0),
+                      assets.get((site.id, item.asset_kind, item.room), 0) if item.asset_kind else None)
+            for item in items
+        ],
+        "assets": [asset_json(a) for a in asset_rows],
+        "photos": [photo_json(p) for p in photo_rows],
+        "cursor": cursor,
+    }
 
 
 def payload_text(mutation: dict) -> str:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldkit import accounts, config, handover, inventory, photos, signoff, sites, sync
+from fieldkit import accounts, config, dates, handover, inventory, photos, signoff, sites, sync
 from fieldkit.access import MAX_ID
 from fieldkit.web import api, auth
 
@@ -24,7 +24,7 @@ def row(what: str) -> str:
     ("measurements", [f"{sync.MAX_MEASUREMENTS} per item", f"1 to {sync.MEASUREMENT_NAME_LIMIT} characters",
                       f"{sync.MEASUREMENT_LIMIT:,.0f}"]),
     ("ids and revisions", [f"{MAX_ID:,}"]),
-    ("site", [f"{sites.MAX_ROOMS} rooms", f"{sites.FIRST_DAY.year} to {sites.LAST_DAY.year}"]),
+    ("site", [f"{sites.MAX_ROOMS} rooms", f"{dates.FIRST_DAY.year} to {dates.LAST_DAY.year}"]),
     ("assets", [f"{inventory.MAX_ASSETS_PER_SITE:,} per site", f"{inventory.TEXT_LIMIT} characters"]),
     ("CSV import", [f"{inventory.MAX_CSV_BYTES // 2**20} MiB", f"{inventory.MAX_CSV_ROWS:,} rows",
                     f"{inventory.MAX_CSV_COLUMNS} columns", f"{inventory.CSV_CELL_LIMIT:,} characters"]),

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldkit import inventory, sites, tags
+from fieldkit import inventory, tags, verdicts
 from fieldkit.db import db
 from fieldkit.errors import ValidationError
 from fieldkit.models import Asset, Site
@@ -151,7 +151,7 @@ def test_another_phone_pulls_the_new_asset(api, site):
 def _verdict_of(app, site_id: int, item_id: int):
     with app.app_context():
         site = db.session.get(Site, site_id)
-        return sites.refresh(db.session, [site])[site_id].items[item_id]
+        return verdicts.refresh(db.session, [site])[site_id].items[item_id]
 
 
 def test_backup_router_item_needs_an_installed_router_and_its_photo(app, api, site, bundle):

@@ -10,6 +10,7 @@ from ..db import db
 from ..errors import FieldKitError, ValidationError, refuse_bad_text
 from ..payloads import site_json
 from .extensions import csrf
+from .transactions import fresh
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
@@ -107,7 +108,7 @@ def create_site():
 @bp.get("/sites")
 def list_sites():
     rows = sites.load_for_board(db.session, access.visible_sites(current_user))
-    sites.refresh_if_stale(db.session, rows)
+    fresh(rows)
     return jsonify([site_json(site) for site in rows])
 
 
@@ -120,8 +121,8 @@ def get_site(site_id: int):
 @bp.get("/sites/<int:site_id>/bundle")
 def bundle(site_id: int):
     site = access.field_site_for(db.session, current_user, site_id)
-    sites.refresh_if_stale(db.session, [site])
-    return jsonify(sites.bundle(db.session, site))
+    fresh([site])
+    return jsonify(sync.bundle(db.session, site))
 
 
 @bp.post("/sync")
@@ -132,14 +133,14 @@ def sync_batch():
 @bp.get("/sites/<int:site_id>/readiness")
 def readiness(site_id: int):
     site = access.site_for(db.session, current_user, site_id)
-    sites.refresh_if_stale(db.session, [site])  # kept fresh by every write; dates move on overnight
+    fresh([site])  # kept fresh by every write; dates move on overnight
     return jsonify(site.readiness)
 
 
 @bp.get("/board")
 def board():
     access.require_role(current_user, access.MANAGER_ROLES)
-    return jsonify(sites.board(db.session))
+    return jsonify(sites.board(db.session, fresh(sites.load_for_board(db.session))))
 
 
 @bp.post("/items/<int:item_id>/resolve")

@@ -1,6 +1,7 @@
 """Flask extensions, made unbound and bound to the app in create_app."""
 from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -61,6 +62,21 @@ class IdConverter(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
+    # Text (pages, JSON, modules, styles, the manifest, SVG) goes as br or gzip, as the client asks; images and
+    # PDFs are compressed already and bodies under 500 bytes are not worth it. First, so that it runs after
+    # every other after_request hook (Flask runs them last-registered first) and compresses the final body.
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "gzip"])  # files from send_file are streams
+    Compress(app)  # one per app, not shared: it keeps the settings of the app it was given
+
+    @app.after_request
+    def close_streamed_files(response):
+        # Runs before Flask-Compress, which swaps a streamed body (a file from send_file) for its compressed
+        # stream and so loses the file's close(): the response still closes it.
+        if response.is_streamed and hasattr(response.response, "close"):
+            response.call_on_close(response.response.close)
+        return response
+
     if app.config.get("PROXY_HOPS"):
         # Behind a reverse proxy every request comes from the proxy: read the client from X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])

@@ -27,7 +27,7 @@ from ..db import db
 from ..errors import FieldKitError, NotFound, ValidationError
 from ..models import ASSET_STATUSES, Asset, Item, Photo, Site
 from ..payloads import asset_json, photo_json
-from ..sites import refresh
+from ..verdicts import refresh
 from . import api
 from .extensions import csrf
 

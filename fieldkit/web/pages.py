@@ -9,11 +9,13 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from .. import access, dates, sites, sync
+from .. import access, dates, sites, sync, verdicts
 from ..db import db
 from ..errors import FieldKitError
 from ..models import Item, ItemEvent, User
+from .auth import home_for
 from .inventory import site_sections
+from .transactions import fresh
 
 bp = Blueprint("pages", __name__)
 
@@ -41,27 +43,26 @@ def require_login():
 
 @bp.get("/")
 def home():
-    from .auth import home_for
-
     return redirect(home_for(current_user))
 
 
 @bp.get("/board")
 def board():
     access.require_role(current_user, access.MANAGER_ROLES)
-    return render_template("board.html", entries=sites.board(db.session), today=date.today())
+    return render_template("board.html", today=date.today(),
+                           entries=sites.board(db.session, fresh(sites.load_for_board(db.session))))
 
 
 @bp.get("/sites")
 def sites_list():
     rows = sites.load_for_board(db.session, access.visible_sites(current_user))
-    sites.refresh_if_stale(db.session, rows)
+    fresh(rows)
     return render_template("sites.html", sites=rows, today=date.today())
 
 
 def in_our_calendar(form, field) -> None:
-    if field.data and not sites.FIRST_DAY <= field.data <= sites.LAST_DAY:
-        raise ValidationError(f"Choose a date between {sites.FIRST_DAY.year} and {sites.LAST_DAY.year}.")
+    if field.data and not dates.FIRST_DAY <= field.data <= dates.LAST_DAY:
+        raise ValidationError(f"Choose a date between {dates.FIRST_DAY.year} and {dates.LAST_DAY.year}.")
 
 
 class SiteForm(FlaskForm):
@@ -69,7 +70,7 @@ class SiteForm(FlaskForm):
     client = StringField("Client", validators=[DataRequired(), Length(max=200)])
     address = TextAreaField("Address", validators=[Length(max=500)])
     move_in = DateField("Move-in date", validators=[InputRequired(message="Enter the move-in date."), in_our_calendar],
-                        render_kw={"min": sites.FIRST_DAY.isoformat(), "max": sites.LAST_DAY.isoformat()})
+                        render_kw={"min": dates.FIRST_DAY.isoformat(), "max": dates.LAST_DAY.isoformat()})
     template = SelectField("Checklist")
     rooms = TextAreaField("Rooms, one per line", validators=[Length(max=4000)])
     technicians = SelectMultipleField("Technicians", coerce=str)
@@ -105,9 +106,9 @@ def new_site():
 @bp.get("/sites/<int:site_id>")
 def site(site_id: int):
     row = access.site_for(db.session, current_user, site_id)
-    sites.refresh_if_stale(db.session, [row])
+    fresh([row])
     items = db.session.execute(select(Item).where(Item.site_id == row.id).order_by(Item.position)).scalars().all()
-    photos, assets = sites.item_counts(db.session, [row.id])
+    photos, assets = verdicts.item_counts(db.session, [row.id])
     states = {item.id: _item_state(row, item, photos, assets) for item in items}
     disputes = [item for item in items if item.disputed]
     history = {}
@@ -122,7 +123,7 @@ def site(site_id: int):
                       key=lambda i: (i.due, i.severity != "blocker", i.position))
     return render_template("site.html", site=row, readiness=row.readiness, categories=categories,
                            states=states, disputes=disputes, history=history, schedule=schedule,
-                           today=date.today(), first_day=sites.FIRST_DAY, last_day=sites.LAST_DAY,
+                           today=date.today(), first_day=dates.FIRST_DAY, last_day=dates.LAST_DAY,
                            **site_sections(row, items, photos))
 
 

@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from wtforms import StringField
 from wtforms.validators import Length
 
-from .. import access, handover, notify, signoff, sites
+from .. import access, handover, notify, signoff
 from ..db import db
 from ..errors import FieldKitError
 from ..models import Asset, Item, ItemEvent, Photo, Site, utcnow
 from .api import authenticate_and_guard, body
 from .extensions import csrf
+from .transactions import fresh
 
 bp = Blueprint("signoff", __name__)
 CHUNK = 256 * 1024
@@ -91,7 +92,7 @@ def api_verify(signoff_id: int):
 @login_required
 def page(site_id: int):
     site = access.site_for(db.session, current_user, site_id)
-    sites.refresh_if_stale(db.session, [site])
+    fresh([site])
     can_sign = current_user.role in signoff.SIGNER_ROLES
     exceptions = signoff.open_items(db.session, site)
     return render_template("signoff.html", site=site, readiness=site.readiness, exceptions=exceptions,

@@ -14,7 +14,9 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..db import READ_ONLY, db
+from .. import verdicts
+from ..db import READ_ONLY, db, write_transaction
+from ..models import Site
 
 RETRIES = 3
 ABORTED = {"40P01", "40001"}  # PostgreSQL's deadlock_detected and serialization_failure
@@ -74,3 +76,12 @@ def retried(view):
                     upload.stream.seek(0)
             time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # jittered, so the two do not collide again
     return run
+
+
+def fresh(sites: list[Site]) -> list[Site]:
+    """The sites, with today's verdict stored on those assessed on an earlier day (an item becomes overdue
+    overnight, and its webhook must go out): the one write a read makes, in a short transaction of its own."""
+    if verdicts.stale(sites):
+        with write_transaction(db.session):
+            verdicts.refresh_stale(db.session, sites)
+    return sites
