@@ -4,6 +4,7 @@ No build step: the shell and its ES modules are plain files under static/field/.
 icons are drawn and the service worker's cache version is taken from a hash of every file it
 precaches, so a changed file means a new worker and a fresh cache, and nothing else.
 """
+import functools
 import hashlib
 import io
 import json
@@ -45,6 +46,7 @@ def _module_files() -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".html", ".js", ".css") and p.name != "sw.js")
 
 
+@functools.cache  # the same pixels for every app in the process: drawn once, not per app (and per test)
 def draw_icon(size: int, maskable: bool = False) -> bytes:
     """A check mark on a QR-label tile in the brand colour, as PNG; `maskable` keeps it in the safe zone."""
     scale = 4  # draw large, then shrink: smooth edges without an anti-aliasing library
