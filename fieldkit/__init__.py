@@ -6,6 +6,7 @@ from flask import Flask
 from . import cli, config, web
 from .checklists import load_dir
 from .db import db
+from .web import webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,4 +24,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     web.init_app(app)
     cli.init_app(app)
+    webhooks.init_app(app)
     return app

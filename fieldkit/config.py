@@ -42,6 +42,8 @@ def load(instance_path: str, environ=os.environ) -> dict:
         "WEBHOOK_TIMEOUT": float(environ.get("FIELDKIT_WEBHOOK_TIMEOUT", "5")),
         "WEBHOOK_SECRET": environ.get("FIELDKIT_WEBHOOK_SECRET", ""),  # signs webhooks; see notify.py
         "WEBHOOK_ALLOW_INTERNAL": environ.get("FIELDKIT_WEBHOOK_ALLOW_INTERNAL", "") == "1",
+        # "external": `flask --app app worker` sends webhooks, so the app processes start no thread for it.
+        "WEBHOOK_WORKER": _choice(environ, "FIELDKIT_WEBHOOK_WORKER", ("thread", "external")),
         # Sign-in limits are counted in Redis when it is given, so every app process shares the counts.
         "RATELIMIT_STORAGE_URI": environ.get("REDIS_URL") or "memory://",
         "PROXY_HOPS": _whole(environ, "FIELDKIT_PROXY_HOPS", 0, 0, 5, "the number of proxies in front of FieldKit"),
@@ -57,6 +59,14 @@ def _whole(environ, name: str, default: int, low: int, high: int, what: str) -> 
     if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
         raise ConfigError(f"{name} must be {what}, {low} to {high}.")
     return int(value)
+
+
+def _choice(environ, name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset); a ConfigError naming the variable otherwise."""
+    value = environ.get(name, choices[0])
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of: {', '.join(choices)}.")
+    return value
 
 
 def _development_secret(instance: Path) -> str:

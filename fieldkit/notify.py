@@ -4,11 +4,11 @@ How it works:
 - `verdicts.refresh` calls `after_refresh` with the readiness stored before; when the verdict changed or a
   blocker newly failed, one WebhookDelivery per webhook URL (the site's and its client's) is added to the
   same transaction. Nothing is sent while a request is being answered.
-- A background thread in every app process (`Worker`, started lazily on the first request) calls
-  `deliver_due` every few seconds, and at once after a commit that enqueued something. It claims each due
-  delivery with `UPDATE ... WHERE status='pending' AND next_attempt_at <= now` (setting a short lease), so
-  two processes or threads never send the same attempt; a worker that dies mid-send releases the row when
-  its lease runs out.
+- Deliveries are sent by `flask --app app worker` (any number of them, on PostgreSQL), or, when no worker is
+  configured, by a thread in each app process (`Worker`, started by the first request and woken at once by a
+  commit that enqueued something). Each due delivery is claimed in a short committed transaction before the
+  request is made (`claim`: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so workers never send the same attempt or
+  wait for each other), and leased: a worker that dies mid-send leaves the row due again when the lease runs out.
 - Each request is a JSON POST with a Slack/Teams-compatible `text` plus structured fields, signed:
   `X-FieldKit-Timestamp: <unix seconds>` and `X-FieldKit-Signature: sha256=<hex HMAC-SHA256 over
   "<timestamp>.<body>">`. The secret is FIELDKIT_WEBHOOK_SECRET, or when unset one derived from SECRET_KEY
@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import event, select, update
+from sqlalchemy import Row, event, select, update
 from sqlalchemy.orm import Session
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
@@ -269,7 +269,7 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def body_of(delivery: WebhookDelivery, base_url: str) -> bytes:
+def body_of(delivery: Row, base_url: str) -> bytes:
     payload = dict(delivery.payload)
     url = base_url.rstrip("/") + payload.pop("path", "/")
     payload.update(url=url, delivery_id=delivery.id, text=f"{payload.get('text', '')}\n{url}")
@@ -313,37 +313,52 @@ def _post_to(target: Target, address: str, body: bytes, headers: dict, timeout: 
             return response.status_code
 
 
+def claim(session: Session, now: datetime) -> Row | None:
+    """Lease the next delivery due at `now` to this caller and commit; its id, url, event and payload, or None.
+
+    The one commit in a domain module, on purpose: the lease must be visible to every other worker before the
+    slow HTTP send, so that none sends the same attempt, and no lock may be held while a remote server is
+    waited on. It commits what the session holds with it (the record of the attempt before). On PostgreSQL the
+    row is picked with FOR UPDATE SKIP LOCKED, so workers claiming at once take different rows without waiting;
+    SQLite has one writer at a time anyway. A worker that dies after claiming leaves the row pending: it is due
+    again when the lease runs out.
+    """
+    due = (select(WebhookDelivery.id)
+           .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+           .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(1)
+           .with_for_update(skip_locked=True).scalar_subquery())
+    claimed = session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == due)
+        .values(next_attempt_at=now + LEASE)
+        .returning(WebhookDelivery.id, WebhookDelivery.url, WebhookDelivery.event, WebhookDelivery.payload)
+        .execution_options(synchronize_session=False)).first()
+    session.commit()
+    return claimed
+
+
 def deliver_due(session: Session, now: datetime, *, secret: bytes, base_url: str, timeout: float = 5.0,
                 send: Callable[[Target, bytes, dict, float], int] = post, limit: int = BATCH,
-                allow_internal: bool = False) -> int:
-    """Send the deliveries due at `now` that this caller manages to claim; returns how many it attempted.
+                allow_internal: bool = False, stop: threading.Event | None = None) -> int:
+    """Claim, send and record, one at a time, up to `limit` deliveries due from `now` on; returns how many were
+    attempted. Stops before the next claim once `stop` is set.
 
-    Each is claimed in its own short transaction before the request is made, so no database lock is held
-    while waiting on a remote server, and a row claimed by another process is skipped.
+    Each claim commits the attempt recorded before it (see `claim`); the caller commits the last one.
+    The clock moves on from `now` while the round runs, so a late claim still gets a whole lease.
     """
-    due = session.execute(
-        select(WebhookDelivery.id).where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)).scalars().all()
-    session.commit()
+    started = time.monotonic()
     attempted = 0
-    for delivery_id in due:
-        claimed = session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
-                   WebhookDelivery.next_attempt_at <= now)
-            .values(next_attempt_at=now + LEASE).execution_options(synchronize_session=False)).rowcount
-        session.commit()
-        if claimed != 1:
-            continue
-        delivery = session.get(WebhookDelivery, delivery_id)
-        attempt = _attempt(delivery, now, secret, base_url, timeout, send, allow_internal)
-        _record(delivery, attempt, now)
-        session.commit()
+    while attempted < limit and not (stop and stop.is_set()):
+        at = now + timedelta(seconds=time.monotonic() - started)
+        claimed = claim(session, at)
+        if claimed is None:
+            break
+        attempt = _attempt(claimed, at, secret, base_url, timeout, send, allow_internal)
+        _record(session.get(WebhookDelivery, claimed.id), attempt, at)
         attempted += 1
     return attempted
 
 
-def _attempt(delivery: WebhookDelivery, now: datetime, secret: bytes, base_url: str, timeout: float,
+def _attempt(delivery: Row, now: datetime, secret: bytes, base_url: str, timeout: float,
              send: Callable, allow_internal: bool) -> dict:
     body = body_of(delivery, base_url)
     timestamp = str(int(now.timestamp()))
@@ -405,13 +420,14 @@ def _forget_enqueued(session: Session) -> None:
 
 
 class Worker:
-    """A daemon thread that calls `run_once()` every `poll` seconds, or sooner when something was enqueued.
+    """A daemon thread that calls `run_once(stop)` again at once while it finds work, then every `poll` seconds,
+    or sooner when something was enqueued in this process; `stop` is set when the thread is to end.
 
     One per process: `start()` is cheap to call on every request and starts a new thread after a fork
     (gunicorn workers), since threads do not survive one.
     """
 
-    def __init__(self, run_once: Callable[[], int], poll: float = 5.0):
+    def __init__(self, run_once: Callable[[threading.Event], int], poll: float = 5.0):
         self.run_once, self.poll = run_once, poll
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
@@ -429,7 +445,8 @@ class Worker:
             self._thread = threading.Thread(target=self._loop, name="fieldkit-webhooks", daemon=True)
             self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """End the thread after the attempt in flight; `timeout=None` waits for that however long it takes."""
         self._stop.set()
         _wake.set()
         if self._thread is not None:
@@ -439,7 +456,8 @@ class Worker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                if self.run_once(self._stop):
+                    continue  # more may be due: a round takes at most BATCH
             except Exception:  # a broken round must not end the thread: the next one may succeed
                 log.exception("Webhook delivery round failed")
             _wake.wait(self.poll)

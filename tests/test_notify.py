@@ -19,7 +19,7 @@ from sqlalchemy import select
 from fieldkit import notify
 from fieldkit.db import db
 from fieldkit.models import Site, WebhookDelivery, utcnow
-from fieldkit.web.signoff import deliver_round
+from fieldkit.web.webhooks import deliver_round
 from tests.conftest import login, update
 
 SECRET = "shared-with-the-receiver"
@@ -115,8 +115,8 @@ def signed(app):
 
 @pytest.fixture
 def worker(app):
-    """The real background worker, polling fast; stopped after the test."""
-    app.config["WEBHOOK_WORKER"] = True
+    """The real background thread, polling fast; stopped after the test."""
+    app.config["WEBHOOK_THREAD"] = True
     thread = app.extensions["webhook_worker"]
     thread.poll = 0.05
     yield thread
@@ -160,8 +160,10 @@ def deliveries(app) -> list[WebhookDelivery]:
 
 def deliver(app, at):
     with app.app_context():
-        return notify.deliver_due(db.session, at, secret=SECRET.encode(), base_url=app.config["BASE_URL"],
-                                  timeout=2, allow_internal=True)
+        attempted = notify.deliver_due(db.session, at, secret=SECRET.encode(), base_url=app.config["BASE_URL"],
+                                       timeout=2, allow_internal=True)
+        db.session.commit()
+        return attempted
 
 
 def test_pm_saves_webhook_urls_and_odd_ones_are_refused(pm_browser, site):
@@ -446,8 +448,10 @@ def queue(app, site_id: int, url: str) -> int:
 
 def send_queued(app, *, allow_internal=False):
     with app.app_context():
-        return notify.deliver_due(db.session, utcnow(), secret=SECRET.encode(), base_url=app.config["BASE_URL"],
-                                  timeout=2, allow_internal=allow_internal)
+        attempted = notify.deliver_due(db.session, utcnow(), secret=SECRET.encode(),
+                                       base_url=app.config["BASE_URL"], timeout=2, allow_internal=allow_internal)
+        db.session.commit()
+        return attempted
 
 
 def test_a_backslash_url_aimed_at_a_local_port_is_refused_and_nothing_reaches_that_port(app, pm_browser, site,

@@ -14,7 +14,7 @@ from wtforms.validators import Length
 from .. import access, handover, notify, signoff
 from ..db import db
 from ..errors import FieldKitError
-from ..models import Asset, Item, ItemEvent, Photo, Site, utcnow
+from ..models import Asset, Item, ItemEvent, Photo, Site
 from .api import authenticate_and_guard, body
 from .extensions import csrf
 from .transactions import fresh
@@ -24,32 +24,8 @@ CHUNK = 256 * 1024
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the webhook worker (started on the first request, see notify.Worker)."""
+    """Register the blueprint (webhook sending is wired in web/webhooks.py)."""
     app.register_blueprint(bp)
-    app.config.setdefault("WEBHOOK_WORKER", not app.testing)
-    app.config.setdefault("WEBHOOK_POLL", 5.0)
-    app.extensions["webhook_worker"] = notify.Worker(lambda: deliver_round(app), app.config["WEBHOOK_POLL"])
-
-
-def deliver_round(app: Flask) -> int:
-    """One round of webhook sending, in its own app context and session (the worker thread calls this)."""
-    with app.app_context():
-        try:
-            return notify.deliver_due(db.session, utcnow(), secret=_secret(app), base_url=app.config["BASE_URL"],
-                                      timeout=app.config["WEBHOOK_TIMEOUT"],
-                                      allow_internal=app.config["WEBHOOK_ALLOW_INTERNAL"])
-        finally:
-            db.session.remove()
-
-
-def _secret(app: Flask) -> bytes:
-    return notify.signing_secret(app.config.get("WEBHOOK_SECRET"), app.config["SECRET_KEY"])
-
-
-@bp.before_app_request
-def start_webhook_worker():
-    if current_app.config.get("WEBHOOK_WORKER"):
-        current_app.extensions["webhook_worker"].start()
 
 
 # --------------------------------------------------------------------------- JSON API (API.md)
