@@ -5,7 +5,8 @@ import pytest
 
 from fieldkit import accounts, config, dates, handover, inventory, photos, signoff, sites, sync
 from fieldkit.access import MAX_ID
-from fieldkit.web import api, auth
+from fieldkit.web import auth
+from fieldkit.web.api import blueprint as api
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 LIMITS = README.split("## Limits", 1)[1].split("\n## ", 1)[0]

@@ -124,3 +124,19 @@ def test_the_checks_catch_what_they_are_for(tmp_path, monkeypatch, source, probl
     with pytest.raises(AssertionError, match=problem):
         test_imports_go_one_way_down_the_layers()
         test_no_module_imports_inside_a_function()
+
+
+def test_every_json_route_is_behind_the_one_guard(app, client):
+    # A new API view cannot forget to authenticate: it lives on the API blueprint, whose guard runs first.
+    public = {"/api/openapi.json"}
+    routes = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api") and rule.rule not in public]
+    assert len(routes) > 15
+    outside = [rule.rule for rule in routes if not rule.endpoint.startswith("api.")]
+    assert outside == []
+    for rule in routes:
+        path = rule.rule
+        for name in rule.arguments:
+            path = path.replace(f"<int:{name}>", "1").replace(f"<path:{name}>", "ABC-123").replace(f"<{name}>", "x")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            answer = client.open(path, method=method, json={})
+            assert (answer.status_code, answer.json["error"]["code"]) == (401, "login_required"), (method, path)

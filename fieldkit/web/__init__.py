@@ -1,7 +1,7 @@
 """The web layer: pages, the JSON API and the field app, each a blueprint over the domain modules."""
 from flask import Flask
 
-from . import admin, api, auth, errors, extensions, field, inventory, pages, signoff, tokens, transactions
+from . import admin, api, auth, errors, extensions, field, inventory, pages, signoff, transactions
 
 
 def init_app(app: Flask) -> None:
@@ -9,12 +9,10 @@ def init_app(app: Flask) -> None:
     extensions.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(tokens.bp)
+    app.register_blueprint(api.bp)  # every JSON route, behind one guard
     app.register_blueprint(pages.bp)
-    app.register_blueprint(inventory.api_bp)
     app.register_blueprint(inventory.bp)
-    signoff.init_app(app)
+    app.register_blueprint(signoff.bp)
     errors.init_app(app)
     app.register_blueprint(field.bp)  # the offline app: shell, service worker, manifest, icons, /t/<tag>
     transactions.init_app(app)  # last: it wraps every view registered above

@@ -4,7 +4,7 @@ import re
 from datetime import date
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -15,50 +15,10 @@ from .. import access, handover, notify, signoff
 from ..db import db
 from ..errors import FieldKitError
 from ..models import Asset, Item, ItemEvent, Photo, Site
-from .api import authenticate_and_guard, body
-from .extensions import csrf
 from .transactions import fresh
 
 bp = Blueprint("signoff", __name__)
 CHUNK = 256 * 1024
-
-
-def init_app(app: Flask) -> None:
-    """Register the blueprint (webhook sending is wired in web/webhooks.py)."""
-    app.register_blueprint(bp)
-
-
-# --------------------------------------------------------------------------- JSON API (API.md)
-
-
-@bp.post("/api/sites/<int:site_id>/signoff")
-@csrf.exempt  # authenticate_and_guard checks the CSRF header, as for every /api write
-def api_sign(site_id: int):
-    authenticate_and_guard()
-    row = signoff.sign(db.session, current_user, site_id, body())
-    db.session.commit()
-    return jsonify({"id": row.id, "sha256": row.sha256, "signed_at": row.created_at.isoformat(),
-                    "verify_url": url_for("signoff.api_verify", signoff_id=row.id),
-                    "record_url": url_for("signoff.record", signoff_id=row.id)}), 201
-
-
-@bp.get("/api/sites/<int:site_id>/signoff")
-def api_state(site_id: int):
-    """What a signer must accept now, and the site's sign-offs, newest first."""
-    authenticate_and_guard()
-    site = access.site_for(db.session, current_user, site_id)
-    exceptions = signoff.open_items(db.session, site)
-    return jsonify({"status": site.status, "score": site.score, "exceptions": exceptions,
-                    "changed_after_signoff": site.changed_after_signoff,
-                    "signoffs": [{"id": row.id, "sha256": row.sha256, "name": row.name,
-                                  "signed_at": row.created_at.isoformat()}
-                                 for row in signoff.history(db.session, site.id)]})
-
-
-@bp.get("/api/signoffs/<int:signoff_id>/verify")
-def api_verify(signoff_id: int):
-    authenticate_and_guard()
-    return jsonify(signoff.verify(signoff.signoff_for(db.session, current_user, signoff_id)))
 
 
 # --------------------------------------------------------------------------- pages

@@ -1,32 +1,27 @@
 """API tokens over the API: list, create, revoke. A person manages their own; an admin everyone's."""
-from flask import Blueprint, g, jsonify, request
+from flask import g, jsonify, request
 from flask_login import current_user
 
-from .. import accounts
-from ..db import db
-from ..errors import Forbidden, NotFound
-from . import api
-from .extensions import csrf
-
-bp = Blueprint("tokens", __name__, url_prefix="/api/tokens")
-csrf.exempt(bp)
-bp.before_request(api.authenticate_and_guard)
+from ... import accounts
+from ...db import db
+from ...errors import Forbidden, NotFound
+from .blueprint import body, bp
 
 
-@bp.get("")
+@bp.get("/tokens")
 def list_tokens():
     """The caller's tokens; an admin sees every token, or one person's with ?email=."""
     return jsonify([accounts.token_json(row) for row in
                     accounts.tokens_of(db.session, current_user, request.args.get("email"))])
 
 
-@bp.post("")
-def create():
+@bp.post("/tokens")
+def create_token():
     """`{"label"?, "days"?, "email"?}` -> 201 with the token, shown this once."""
     if g.get("bearer"):
         # A token that could make tokens would outlive its own expiry and revocation.
         raise Forbidden("Create tokens from a signed-in browser or the command line, not with a token.")
-    data = api.body()
+    data = body()
     user = current_user
     if data.get("email") not in (None, current_user.email):
         if current_user.role != "admin":
@@ -39,9 +34,9 @@ def create():
     return jsonify({**accounts.token_json(row), "token": token}), 201
 
 
-@bp.delete("/<int:token_id>")
-@bp.post("/<int:token_id>/revoke")
-def revoke(token_id: int):
+@bp.delete("/tokens/<int:token_id>")
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
     row = accounts.revoke_token(db.session, current_user, token_id)
     db.session.commit()
     return jsonify(accounts.token_json(row))
