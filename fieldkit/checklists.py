@@ -160,21 +160,28 @@ def _check_fields(data: dict, allowed: dict, fail, item) -> None:
 
 
 def _check_acyclic(items: list[ItemSpec], fail) -> None:
-    deps = {spec.key: spec.depends_on for spec in items}
-    state: dict[str, int] = {}
-
-    def visit(key: str, path: list[str]) -> None:
-        if state.get(key) == 2:
-            return
-        if state.get(key) == 1:
-            fail("dependency cycle: " + " -> ".join([*path[path.index(key):], key]), key)
-        state[key] = 1
-        for dep in deps[key]:
-            visit(dep, [*path, key])
-        state[key] = 2
-
-    for key in deps:
-        visit(key, [])
+    """Refuse a dependency cycle, naming it. Iterative (Kahn's order), so a long chain loads like a short one."""
+    deps = {spec.key: tuple(dict.fromkeys(spec.depends_on)) for spec in items}
+    waiting = {key: len(targets) for key, targets in deps.items()}
+    dependents: dict[str, list[str]] = {key: [] for key in deps}
+    for key, targets in deps.items():
+        for dep in targets:
+            dependents[dep].append(key)
+    ready = [key for key, count in waiting.items() if count == 0]
+    while ready:
+        for dependent in dependents[ready.pop()]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                ready.append(dependent)
+    left = [spec.key for spec in items if waiting[spec.key]]
+    if not left:
+        return
+    # Every item left waits for another one left, so walking from the first one must come back round.
+    path, key = [], left[0]
+    while key not in path:
+        path.append(key)
+        key = next(dep for dep in deps[key] if waiting[dep])
+    fail("dependency cycle: " + " -> ".join([*path[path.index(key):], key]), key)
 
 
 @dataclass(frozen=True)

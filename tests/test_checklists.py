@@ -94,3 +94,27 @@ def test_app_refuses_to_start_with_a_broken_template(tmp_path):
     (tmp_path / "mini.toml").write_text(GOOD.replace('severity = "blocker"', 'severity = "huge"'))
     with pytest.raises(TemplateError, match="mini.toml, item 'a'"):
         create_app({"TESTING": True, "CHECKLIST_DIR": str(tmp_path)})
+
+
+def chain(count: int, closed: bool = False) -> str:
+    """A template whose items each wait for the next one (and, closed, the last waits for the first)."""
+    items = [f'\n[[items]]\nkey = "i{n}"\ntitle = "Step {n}"\ncategory = "Net"\nseverity = "minor"\n'
+             + (f'depends_on = ["i{n + 1}"]\n' if n < count - 1 else ('depends_on = ["i0"]\n' if closed else ""))
+             for n in range(count)]
+    return 'key = "mini"\ntitle = "Mini"\nversion = 1\n' + "".join(items)
+
+
+def test_a_long_dependency_chain_loads_at_start_up(tmp_path):
+    (tmp_path / "mini.toml").write_text(chain(1200))
+    assert load_file(tmp_path / "mini.toml").items[0].depends_on == ("i1",)
+    app = create_app({"TESTING": True, "CHECKLIST_DIR": str(tmp_path)})
+    assert len(app.extensions["templates"]["mini"].items) == 1200
+
+
+def test_a_long_dependency_cycle_is_a_template_error_naming_it(tmp_path):
+    (tmp_path / "mini.toml").write_text(chain(1200, closed=True))
+    with pytest.raises(TemplateError) as caught:
+        load_file(tmp_path / "mini.toml")
+    message = str(caught.value)
+    assert message.startswith("mini.toml, item 'i0': dependency cycle: i0 -> i1 -> i2 -> ")
+    assert message.endswith(" -> i1198 -> i1199 -> i0")
