@@ -6,7 +6,6 @@ from flask import Flask
 from . import cli, config, web
 from .checklists import load_dir
 from .db import db
-from .web import openapi, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +22,5 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     web.init_app(app)
-    app.register_blueprint(openapi.bp)  # GET /api/openapi.json: public, so outside the API's guard
     cli.init_app(app)
-    webhooks.init_app(app)
     return app
