@@ -1,14 +1,19 @@
-"""Command line: init-db, demo, create-user, create-token (API.md); list-tokens, revoke-token."""
+"""Command line: init-db, demo, create-user, create-token (API.md); list-tokens, revoke-token; worker."""
+import signal
+
 import click
 from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import inspect, select
 
-from . import accounts, dates, demo
+from . import accounts, dates, demo, notify
 from .access import MAX_ID
 from .db import db
 from .errors import FieldKitError
 from .models import Counter, User
+from .web import webhooks
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def init_db() -> None:
@@ -27,6 +32,22 @@ def prepare_for_first_run(app: Flask) -> None:
             click.echo(demo.load(db.session, app.extensions["templates"]))
         else:
             click.echo("FieldKit on http://127.0.0.1:5000 (demo logins: see README).")
+
+
+def send_webhooks_until_stopped(app: Flask, poll: float) -> None:
+    """Send due webhooks from a thread until SIGTERM or SIGINT, then finish the attempt in flight and return.
+
+    The signals are blocked (the thread inherits that) and taken by sigwait, so no handler runs in the middle
+    of a send or a database call; a second signal, once unblocked, stops at once.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    worker = notify.Worker(lambda stop: webhooks.deliver_round(app, stop), poll)
+    worker.start()
+    click.echo(f"Sending webhooks (looking every {poll:g} s); SIGTERM or Ctrl-C stops.", err=True)
+    signal.sigwait(STOP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    click.echo("Stopping after the attempt in flight.", err=True)
+    worker.stop(timeout=None)
 
 
 def init_app(app: Flask) -> None:
@@ -99,3 +120,17 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(exc.message) from exc
         db.session.commit()
         click.echo(f"Token {row.id} ({row.label or 'no label'}) of {row.user.email} no longer works.", err=True)
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Send what is due now, then exit (for cron and tests).")
+    @click.option("--poll", type=click.FloatRange(0.1, 3600), default=2.0, show_default=True,
+                  help="Seconds between looks for due webhooks.")
+    def worker_command(once, poll):
+        """Send webhooks from the delivery table (run beside the app with FIELDKIT_WEBHOOK_WORKER=external)."""
+        if not once:
+            send_webhooks_until_stopped(app, poll)
+            return
+        attempted = 0
+        while round_attempted := webhooks.deliver_round(app):
+            attempted += round_attempted
+        click.echo(f"{attempted} webhook attempts made.", err=True)
