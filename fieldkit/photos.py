@@ -381,18 +381,18 @@ def save_photo(session: Session, user: User, photo_dir: str, fields: UploadField
                   sha256=sha, content_type=processed.content_type, width=processed.width, height=processed.height,
                   size=len(processed.data), captured_at=_utc(fields.captured_at or processed.captured_at),
                   gps_lat=processed.gps_lat, gps_lon=processed.gps_lon, uploaded_by_id=user.id, response=answer)
-    session.add(photo)
     try:
-        refresh(session, [site])
-        session.commit()
+        with session.begin_nested():  # so that only this insert is undone when the id is taken meanwhile
+            session.add(photo)
+            session.flush()
     except IntegrityError:
         # The same id arrived twice at once and the other request stored it first.
-        session.rollback()
         existing = session.get(Photo, fields.photo_id)
         if existing is None:
             raise
         stream.seek(0)
         return _replay(session, user, existing, fields, stream, gate)
+    refresh(session, [site])
     return answer, 201
 
 

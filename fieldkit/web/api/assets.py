@@ -66,6 +66,7 @@ def upload_photo():
                                            upload.stream, gate)
     except photos.Busy as busy:  # Retry-After tells the phone, which keeps the photo, when to send it again
         raise TooManyRequests(busy.message, retry_after=busy.retry_after) from None
+    db.session.commit()
     return answer, status
 
 
