@@ -3,7 +3,7 @@
 This module is the single home of the readiness rules (see PRODUCT.md, "Readiness
 rules"). It is pure: plain dataclasses in, plain values out, no Flask, no database,
 no clock (``SiteFacts.today`` is passed in), so the same facts always give the same
-verdict and every rule can be tested in isolation.
+verdict and every rule can be tested in isolation. The words come from wording.py.
 
 Guiding principle: readiness never overstates. Missing measurements, missing photos,
 disputed results, dependency loops and unknown data all make an item *not ready*,
@@ -16,17 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
 
-from .dates import day, move_in_sentence
+from . import wording
 
 SEVERITY_WEIGHTS = {"blocker": 5, "major": 2, "minor": 1}
 STATUSES = ("todo", "pass", "fail", "na")
-# Worst first, so a verdict's index is its rank (higher is better).
-VERDICTS = ("NO_GO", "AT_RISK", "GO")
-
-# Lists of names in client text stop here so a sentence stays readable.
-_MAX_NAMES = 3
-# The summary is one paragraph; the full list lives in Verdict.reasons.
-_MAX_SUMMARY_REASONS = 1
+# Why an item is not ready, in the order its reasons are listed. The field app's rules.js has the same list.
+REASON_KINDS = ("not_passed", "failed", "out_of_range", "unmeasured", "photos_missing", "assets_missing",
+                "disputed", "in_cycle", "waiting_for", "overdue", "after_move_in")
+STALE_AFTER_DAYS = 14  # evidence older than this no longer proves a site is ready today
 
 
 @dataclass(frozen=True)
@@ -63,16 +60,52 @@ class SiteFacts:
     last_evidence: date | None = None  # when anything on the site was last recorded
 
 
-STALE_AFTER_DAYS = 14  # evidence older than this no longer proves a site is ready today
+@dataclass(frozen=True)
+class Reason:
+    """One thing that keeps an item from being ready: a kind of REASON_KINDS and its words."""
+
+    kind: str
+    text: str
+    count: int = 0              # photos_missing, assets_missing: how many are missing
+    ids: tuple[int, ...] = ()   # waiting_for: the items it waits for
+    name: str = ""              # out_of_range, unmeasured: the measurement
+
+    def as_json(self) -> dict:
+        data = {"kind": self.kind, "text": self.text}
+        if self.count:
+            data["count"] = self.count
+        if self.ids:
+            data["ids"] = list(self.ids)
+        if self.name:
+            data["name"] = self.name
+        return data
 
 
 @dataclass(frozen=True)
 class ItemState:
-    """The engine's view of one item."""
+    """The engine's view of one item: all a page, a sign-off, a pack or a phone needs to know about it."""
 
+    applicable: bool      # counts towards the score: not "na", or "na" under dispute
     ready: bool
     failed: bool          # marked fail, or a measurement out of threshold
-    problems: list[str]   # plain-language reasons it is not ready
+    reasons: tuple[Reason, ...] = ()   # why it is not ready (none when ready or not applicable)
+
+    @property
+    def open(self) -> bool:
+        """Applicable and not ready: work still to do, an exception a client must accept to sign."""
+        return self.applicable and not self.ready
+
+    @property
+    def problems(self) -> list[str]:
+        """The reasons in plain words."""
+        return [reason.text for reason in self.reasons]
+
+    def reason(self, kind: str) -> Reason | None:
+        return next((reason for reason in self.reasons if reason.kind == kind), None)
+
+    def as_json(self) -> dict:
+        return {"applicable": self.applicable, "ready": self.ready, "failed": self.failed, "open": self.open,
+                "reasons": [reason.as_json() for reason in self.reasons]}
 
 
 @dataclass(frozen=True)
@@ -91,73 +124,7 @@ class Verdict:
     forecast: str         # plain sentence about the move-in date
 
 
-# --------------------------------------------------------------------------- text helpers
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    """'1 day', '2 days'."""
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
-
-
-def _is_are(n: int) -> str:
-    return "is" if n == 1 else "are"
-
-
-def _relative_to_move_in(when: date, move_in: date) -> str:
-    """'1 day before move-in', 'on move-in day', '2 days after move-in'."""
-    delta = (when - move_in).days
-    if delta == 0:
-        return "on move-in day"
-    if delta < 0:
-        return f"{_plural(-delta, 'day')} before move-in"
-    return f"{_plural(delta, 'day')} after move-in"
-
-
-def _join_names(names: list[str]) -> str:
-    """'A', 'A and B', 'A, B and C', 'A, B, C and 2 more'."""
-    if len(names) > _MAX_NAMES:
-        return f"{', '.join(names[:_MAX_NAMES])} and {len(names) - _MAX_NAMES} more"
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _distinct(texts: list[str]) -> list[str]:
-    # Per-room repeats share a title; naming it once is enough for a client.
-    return list(dict.fromkeys(texts))
-
-
-def _sentence(text: str) -> str:
-    """Capitalise the first letter and end with a full stop."""
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def _humanize(name: str) -> str:
-    """'download_mbps' -> 'Download mbps' (used only when a threshold has no label)."""
-    text = str(name).replace("_", " ").strip()
-    return text[:1].upper() + text[1:] if text else "Measurement"
-
-
-def _fmt_num(value: float) -> str:
-    """312 -> '312', 612.0 -> '612', 47.25 -> '47.25'."""
-    if isinstance(value, int):
-        return str(value)
-    if value.is_integer():
-        return str(int(value))
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    # Very small values would round to "0" and hide the real reading.
-    return text if text not in ("0", "-0") else f"{value:g}"
-
-
-def _with_unit(number: str, unit: str) -> str:
-    if not unit:
-        return number
-    # "45%" and "21°C" read better without the space every other unit gets.
-    return f"{number}{unit}" if unit.startswith(("%", "°")) else f"{number} {unit}"
+# --------------------------------------------------------------------------- measurements
 
 
 def _to_number(value: object, allow_bool: bool) -> int | float | None:
@@ -180,49 +147,34 @@ def _to_number(value: object, allow_bool: bool) -> int | float | None:
     return number if math.isfinite(number) else None
 
 
-def _as_date(value: date | None) -> date | None:
-    # A datetime cannot be compared with a date, so callers may pass either.
-    return value.date() if isinstance(value, datetime) else value
-
-
-# --------------------------------------------------------------------------- measurements
-
-
-def _check_measurement(name: str, value: object, threshold: dict) -> tuple[str, str] | None:
-    """(kind, message) where kind is 'limit', 'missing', 'invalid' or 'out_of_range'.
+def check_measurement(name: str, value: object, threshold: dict) -> tuple[str, str] | None:
+    """(kind, message) where kind is 'limit', 'missing', 'invalid' or 'out_of_range'; None when it meets it.
 
     Only 'out_of_range' makes an item *failed*; the other kinds make it not ready,
     because missing or unreadable data must never look like a pass.
     """
     spec = threshold if isinstance(threshold, dict) else {}
-    label = str(spec.get("label") or _humanize(name))
+    label = str(spec.get("label") or wording.humanize(name))
     unit = str(spec.get("unit") or "")
-    limits: dict[str, int | float | None] = {}
+    limits: dict[str, int | float] = {}
     for bound in ("min", "max"):
         if spec.get(bound) is None:
             continue
         limit = _to_number(spec[bound], allow_bool=False)
         if limit is None:
-            return "limit", f"the {bound} limit for {label} in the checklist is not a number"
+            return "limit", wording.limit_not_a_number(label, bound)
         limits[bound] = limit
     if not limits:
-        return "limit", f"{label} has no min or max limit in the checklist"
+        return "limit", wording.no_limit(label)
     if value is None or (isinstance(value, str) and not value.strip()):
-        return "missing", f"{label} has not been measured yet"
+        return "missing", wording.not_measured(label)
     reading = _to_number(value, allow_bool=True)
     if reading is None:
-        return "invalid", f'{label} reading "{value}" is not a number'
-    low, high = limits.get("min"), limits.get("max")
-    if low is not None and reading < low:
-        return "out_of_range", (
-            f"{label} {_with_unit(_fmt_num(reading), unit)} is below the "
-            f"{_with_unit(_fmt_num(low), unit)} required"
-        )
-    if high is not None and reading > high:
-        return "out_of_range", (
-            f"{label} {_with_unit(_fmt_num(reading), unit)} is above the "
-            f"{_with_unit(_fmt_num(high), unit)} allowed"
-        )
+        return "invalid", wording.not_a_number(label, value)
+    if "min" in limits and reading < limits["min"]:
+        return "out_of_range", wording.out_of_range(label, reading, limits["min"], unit, "min")
+    if "max" in limits and reading > limits["max"]:
+        return "out_of_range", wording.out_of_range(label, reading, limits["max"], unit, "max")
     return None
 
 
@@ -237,7 +189,7 @@ def measurement_problem(name: str, value: object, threshold: dict) -> str | None
     >>> measurement_problem("download_mbps", 312, {"min": 500, "unit": "Mbps", "label": "Download speed"})
     'Download speed 312 Mbps is below the 500 Mbps required'
     """
-    found = _check_measurement(name, value, threshold)
+    found = check_measurement(name, value, threshold)
     return None if found is None else found[1]
 
 
@@ -256,8 +208,8 @@ class _Eval:
     failed: bool = False
     in_cycle: bool = False
     ready: bool = False
-    out_of_range: list[str] = field(default_factory=list)
-    unmeasured: list[str] = field(default_factory=list)
+    out_of_range: list[tuple[str, str]] = field(default_factory=list)   # (measurement, message)
+    unmeasured: list[tuple[str, str]] = field(default_factory=list)
     photos_missing: int = 0
     assets_missing: int = 0
     waiting_for: list[int] = field(default_factory=list)
@@ -279,6 +231,14 @@ class _Eval:
         if not item.client_text:
             return None
         return f"{item.client_text} ({item.room})" if item.room else item.client_text
+
+    def overdue(self, site: SiteFacts) -> bool:
+        return self.open and self.due is not None and self.due < site.today
+
+    def late(self, site: SiteFacts) -> bool:
+        """Open and due after move-in or already overdue; an undated item is due by move-in."""
+        due = self.due if self.due is not None else site.move_in
+        return self.open and (due > site.move_in or due < site.today)
 
 
 def _weights(site: SiteFacts) -> dict[str, Fraction]:
@@ -307,273 +267,186 @@ def _validate(items: list[ItemFacts]) -> None:
             raise ValueError(f"item {item.id} ({item.title!r}) has unknown status {item.status!r}")
 
 
-def _evaluate_own(ev: _Eval) -> None:
+def _as_date(value: date | None) -> date | None:
+    # A datetime cannot be compared with a date, so callers may pass either.
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _evaluate_own(item: ItemFacts, weight: Fraction) -> _Eval:
     """Everything about an item that does not depend on other items."""
-    item = ev.item
+    # A dispute keeps an item in the count: "na" must not hide a disagreement.
+    ev = _Eval(item=item, weight=weight, applicable=item.status != "na" or item.disputed, due=_as_date(item.due))
     for name, threshold in (item.thresholds or {}).items():
-        found = _check_measurement(name, (item.measurements or {}).get(name), threshold)
-        if found is None:
-            continue
-        kind, message = found
-        (ev.out_of_range if kind == "out_of_range" else ev.unmeasured).append(message)
+        found = check_measurement(name, (item.measurements or {}).get(name), threshold)
+        if found is not None:
+            kind, message = found
+            (ev.out_of_range if kind == "out_of_range" else ev.unmeasured).append((name, message))
     ev.photos_missing = max(0, item.photos_required - item.photos)
     ev.assets_missing = max(0, item.assets_required - item.assets) if item.assets_required > 0 else 0
     # A reading out of threshold is a failure even when someone pressed "pass".
     ev.failed = ev.applicable and (item.status == "fail" or bool(ev.out_of_range))
-    ev.own_ok = (
-        ev.applicable
-        and item.status == "pass"
-        and not ev.failed
-        and not ev.unmeasured
-        and ev.photos_missing == 0
-        and ev.assets_missing == 0
-        and not item.disputed
-    )
+    ev.own_ok = (ev.applicable and item.status == "pass" and not ev.failed and not ev.unmeasured
+                 and ev.photos_missing == 0 and ev.assets_missing == 0 and not item.disputed)
+    return ev
 
 
-def _strongly_connected(order: list[int], deps: dict[int, list[int]]) -> list[list[int]]:
-    """Tarjan's algorithm, iterative (long dependency chains must not hit the recursion limit).
+def _dependency_order(deps: dict[int, list[int]]) -> tuple[list[int], set[int]]:
+    """Every id after the ids it waits for (Kahn's order), and the ids that are in a dependency loop.
 
-    Components come out dependencies-first, which is the order readiness must be resolved in.
+    Templates refuse loops (checklists.py) and sites are only made from templates, so a loop comes
+    only from facts made by hand. Its items, and the items waiting for them, come last; none can be ready.
     """
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    stack: list[int] = []
-    on_stack: set[int] = set()
-    components: list[list[int]] = []
-    for root in order:
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, iter(deps[root]))]
-        while work:
-            node, successors = work[-1]
-            descended = False
-            for nxt in successors:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = len(index)
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(deps[nxt])))
-                    descended = True
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            if descended:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component: list[int] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                components.append(component)
-    return components
+    waiting = {item_id: len(targets) for item_id, targets in deps.items()}
+    dependents: dict[int, list[int]] = {item_id: [] for item_id in deps}
+    for item_id, targets in deps.items():
+        for target in targets:
+            dependents[target].append(item_id)
+    order = [item_id for item_id, count in waiting.items() if count == 0]
+    for item_id in order:  # grows as items are freed
+        for dependent in dependents[item_id]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                order.append(dependent)
+    left = [item_id for item_id in deps if waiting[item_id]]
+    return order + left, {item_id for item_id in left if _waits_for_itself(item_id, deps)}
+
+
+def _waits_for_itself(start: int, deps: dict[int, list[int]]) -> bool:
+    seen: set[int] = set()
+    queue = deque(deps[start])
+    while queue:
+        item_id = queue.popleft()
+        if item_id == start:
+            return True
+        if item_id not in seen:
+            seen.add(item_id)
+            queue.extend(deps[item_id])
+    return False
 
 
 def _resolve_dependencies(evals: dict[int, _Eval], deps: dict[int, list[int]]) -> None:
-    """Set ready, in_cycle and waiting_for on every item, dependencies first."""
-    def satisfied(dep: int) -> bool:
+    """Set ready, in_cycle and waiting_for on every item, after the items it waits for."""
+    order, looped = _dependency_order(deps)
+    for item_id in order:
+        ev = evals[item_id]
+        # An item in a loop waits for itself, so it can never honestly be ready.
+        ev.in_cycle = item_id in looped
         # A not-applicable item cannot hold anything up.
-        return not evals[dep].applicable or evals[dep].ready
-
-    for component in _strongly_connected(list(evals), deps):
-        cyclic = len(component) > 1 or component[0] in deps[component[0]]
-        for item_id in component:
-            ev = evals[item_id]
-            # An item in a loop waits for itself, so it can never honestly be ready.
-            ev.in_cycle = cyclic
-            ev.waiting_for = [d for d in deps[item_id] if not satisfied(d)] if ev.applicable else []
-            ev.ready = ev.own_ok and not cyclic and not ev.waiting_for
+        ev.waiting_for = [d for d in deps[item_id] if evals[d].applicable and not evals[d].ready]
+        ev.ready = ev.own_ok and not ev.in_cycle and not ev.waiting_for
 
 
-def _item_problems(ev: _Eval, evals: dict[int, _Eval], site: SiteFacts) -> list[str]:
-    """Short plain-language reasons an item is not ready (empty when ready or not applicable)."""
+def _reasons(ev: _Eval, evals: dict[int, _Eval], site: SiteFacts) -> tuple[Reason, ...]:
+    """Why an item is not ready, in REASON_KINDS order (none when ready or not applicable)."""
     if not ev.open:
-        return []
+        return ()
     item = ev.item
-    year = site.move_in.year
-    problems: list[str] = []
+    found: list[Reason] = []
     if item.status == "todo":
-        problems.append("not checked yet")
+        found.append(Reason("not_passed", wording.not_checked()))
     elif item.status == "fail":
-        problems.append(f"marked as failed: {item.note}" if item.note.strip() else "marked as failed")
+        found.append(Reason("failed", wording.marked_failed(item.note)))
     elif item.status == "na":
         # Only a disputed "na" gets here: the dispute keeps it in the count.
-        problems.append("marked not applicable, but that is disputed")
-    problems.extend(ev.out_of_range)
-    problems.extend(ev.unmeasured)
+        found.append(Reason("not_passed", wording.disputed_not_applicable()))
+    found += [Reason("out_of_range", message, name=name) for name, message in ev.out_of_range]
+    found += [Reason("unmeasured", message, name=name) for name, message in ev.unmeasured]
     if ev.photos_missing:
-        problems.append(f"needs {_plural(item.photos_required, 'photo')}, has {item.photos}")
+        found.append(Reason("photos_missing", wording.needs(item.photos_required, item.photos, "photo"),
+                            count=ev.photos_missing))
     if ev.assets_missing:
-        problems.append(f"needs {_plural(item.assets_required, 'asset')}, has {item.assets}")
+        found.append(Reason("assets_missing", wording.needs(item.assets_required, item.assets, "asset"),
+                            count=ev.assets_missing))
     if item.disputed:
-        problems.append("disputed: two technicians disagree")
+        found.append(Reason("disputed", wording.disputed()))
     if ev.in_cycle:
-        problems.append("part of a dependency loop in the checklist, so it can never be ready")
+        found.append(Reason("in_cycle", wording.in_loop()))
     if ev.waiting_for:
-        names = _distinct([evals[d].item.title for d in ev.waiting_for])
-        problems.append(f"waiting for: {', '.join(names)}")
-    if ev.due is not None and ev.due < site.today:
-        problems.append(f"overdue since {day(ev.due, year=year)}")
+        found.append(Reason("waiting_for", wording.waiting_for([evals[d].item.title for d in ev.waiting_for]),
+                            ids=tuple(ev.waiting_for)))
+    if ev.overdue(site):
+        found.append(Reason("overdue", wording.overdue_since(ev.due, site.move_in)))
     elif ev.due is not None and ev.due > site.move_in:
-        problems.append(f"due {day(ev.due, year=year)}, {_relative_to_move_in(ev.due, site.move_in)}")
-    return problems
+        found.append(Reason("after_move_in", wording.due_after_move_in(ev.due, site.move_in)))
+    return tuple(found)
 
 
-def _weighted_score(ready: Fraction, applicable: Fraction) -> int:
+def _weighted_score(members: list[_Eval]) -> int:
+    applicable = sum((ev.weight for ev in members if ev.applicable), Fraction(0))
+    ready = sum((ev.weight for ev in members if ev.ready), Fraction(0))
     # Floor, never round: 89.9 must not become a GO at 90.
     return 0 if applicable <= 0 else int(ready * 100 // applicable)
 
 
-def _is_late(ev: _Eval, site: SiteFacts) -> bool:
-    """Open and due after move-in or already overdue; an undated item is due by move-in."""
-    due = ev.due if ev.due is not None else site.move_in
-    return ev.open and (due > site.move_in or due < site.today)
+def _categories(evals: list[_Eval]) -> dict[str, dict]:
+    by_name: dict[str, list[_Eval]] = {}
+    for ev in evals:
+        by_name.setdefault(ev.item.category, []).append(ev)
+    return {
+        name: {"ready": sum(ev.ready for ev in members), "applicable": sum(ev.applicable for ev in members),
+               "score": _weighted_score(members), "failed": sum(ev.failed for ev in members),
+               "disputed": sum(ev.item.disputed for ev in members)}
+        for name, members in sorted(by_name.items(), key=lambda pair: (str(pair[0]).casefold(), str(pair[0])))
+    }
 
 
-def _upstream_open(item_id: int, evals: dict[int, _Eval], deps: dict[int, list[int]]) -> list[int]:
-    """Every open item that item_id (transitively) waits for, nearest first."""
+def _walk(item_id: int, edges: dict[int, list[int]]) -> list[int]:
+    """Every id reachable from item_id along `edges`, nearest first."""
     seen = {item_id}
     found: list[int] = []
     queue = deque([item_id])
     while queue:
-        for dep in deps[queue.popleft()]:
-            if dep in seen or not evals[dep].open:
-                continue
-            seen.add(dep)
-            found.append(dep)
-            queue.append(dep)
+        for other in edges[queue.popleft()]:
+            if other not in seen:
+                seen.add(other)
+                found.append(other)
+                queue.append(other)
     return found
 
 
-def _downstream(item_id: int, evals: dict[int, _Eval], rdeps: dict[int, list[int]]) -> list[_Eval]:
-    """Every applicable item that (transitively) depends on item_id, nearest first."""
-    seen = {item_id}
-    found: list[_Eval] = []
-    queue = deque([item_id])
-    while queue:
-        for child in rdeps[queue.popleft()]:
-            if child in seen:
-                continue
-            seen.add(child)
-            queue.append(child)
-            if evals[child].applicable:
-                found.append(evals[child])
-    return found
+def _status(site: SiteFacts, *, failed_blocker: bool, late_blocker: bool, open_blockers: bool, no_data: bool,
+            score: int, disputed: int, stale: bool) -> str:
+    if failed_blocker or late_blocker:
+        return "NO_GO"
+    if not open_blockers and not no_data and score >= site.threshold and disputed == 0 and not stale:
+        return "GO"
+    return "AT_RISK"
 
 
-def _due_clause(ev: _Eval, site: SiteFacts) -> str:
-    year = site.move_in.year
-    if ev.due is None:
-        return "it has no due date yet"
-    when = day(ev.due, year=year)
-    relative = _relative_to_move_in(ev.due, site.move_in)
-    if ev.due < site.today:
-        late = _plural((site.today - ev.due).days, "day")
-        return f"it was due {when} ({relative}) and is {late} overdue"
-    return f"it is due {when}, {relative}"
-
-
-def _client_clauses(ev: _Eval, evals: dict[int, _Eval], site: SiteFacts) -> list[str]:
-    """What holds an open (not failed) item up, in words a business owner understands."""
-    item = ev.item
-    year = site.move_in.year
-    clauses = [_due_clause(ev, site)]
-    if item.disputed:
-        clauses.append("technicians reported different results")
-    if ev.in_cycle:
-        clauses.append("the checklist makes it wait for itself, so the checklist must be fixed first")
-    if ev.waiting_for:
-        waited: list[str] = []
-        for dep in ev.waiting_for:
-            other = evals[dep]
-            text = other.item.title
-            # Say when the thing it waits for is itself late: that is the real risk.
-            if other.due is not None and other.due < site.today and other.open:
-                text += f" (was due {day(other.due, year=year)}, {_plural((site.today - other.due).days, 'day')} overdue)"
-            elif other.due is not None and _is_late(other, site):
-                text += f" (due {day(other.due, year=year)}, {_relative_to_move_in(other.due, site.move_in)})"
-            waited.append(text)
-        clauses.append(f"it is waiting for {_join_names(_distinct(waited))}")
-    # Evidence gaps only matter once the work is reported done; before that "not ready" says it all.
-    if item.status == "pass" and not item.disputed:
-        if ev.photos_missing:
-            clauses.append(f"it still needs {_plural(ev.photos_missing, 'photo')} as proof")
-        if ev.assets_missing:
-            clauses.append(f"only {item.assets} of {item.assets_required} devices are recorded")
-        clauses.extend(ev.unmeasured)
-    return clauses
-
-
-def _dependents_sentence(ev: _Eval, downstream: list[_Eval]) -> str:
-    """Name the other areas that wait for this item ("Wi-Fi and Phones depend on it"), as a client thinks of them."""
-    if not downstream:
-        return ""
-    areas = _distinct([other.item.category for other in downstream if other.item.category != ev.item.category])
-    if areas:
-        shown = areas[:_MAX_NAMES]
-        names = _join_names(shown) if len(areas) <= _MAX_NAMES else (
-            f"{', '.join(shown)} and {_plural(len(areas) - len(shown), 'more area')}")
-        return f" {names} {'depends' if len(areas) == 1 else 'depend'} on it."
-    titles = _distinct([other.item.title for other in downstream])
-    if len(titles) == 1:
-        return f" {titles[0]} depends on it."
-    return f" {_plural(len(titles), 'other check')} depend on it."
-
-
-def _failure_detail(ev: _Eval) -> str:
-    return "; ".join(ev.out_of_range) if ev.out_of_range else "a technician marked it as failed"
-
-
-def _blocker_texts(ev: _Eval, evals: dict[int, _Eval], rdeps: dict[int, list[int]],
-                   site: SiteFacts) -> tuple[str, str]:
-    """(client reason for Verdict.reasons, short reason for the blockers list)."""
-    dependents = _dependents_sentence(ev, _downstream(ev.item.id, evals, rdeps))
-    if ev.failed:
-        detail = _failure_detail(ev)
-        head = f"{ev.client_label}: {detail}" if ev.client_label else f"{ev.label} failed: {detail}"
-        return _sentence(head) + dependents, _sentence(f"failed: {detail}") + dependents
-    clauses = "; ".join(_client_clauses(ev, evals, site))
-    head = ev.client_label or f"{ev.label} is not ready yet"
-    return _sentence(f"{head}: {clauses}") + dependents, _sentence(f"not ready: {clauses}") + dependents
-
-
-def _forecast(site: SiteFacts, open_blockers: list[_Eval], overdue: int) -> str:
-    move_in, today = site.move_in, site.today
-    parts = [move_in_sentence(move_in, today, day(move_in, year=today.year, weekday=True))]
-
-    count = len(open_blockers)
-    if count == 0:
-        parts.append("No blockers are open.")
-    else:
-        text = f"{_plural(count, 'blocker')} {_is_are(count)} still open"
-        dated = [ev.due for ev in open_blockers if ev.due is not None]
-        undated = count - len(dated)
-        if dated:
-            last = max(dated)
-            subject = "it" if count == 1 else "the last"
-            if last < today:
-                late = _plural((today - last).days, "day")
-                text += f"; {subject} was due {day(last, year=move_in.year)}, {late} overdue"
-            else:
-                text += f"; {subject} is due {day(last, year=move_in.year)}, {_relative_to_move_in(last, move_in)}"
-            if undated:
-                text += f"; {undated} {'has' if undated == 1 else 'have'} no due date"
+def _blocker_entries(open_blockers: list[_Eval], late_ids: set[int], evals: dict[int, _Eval],
+                     deps: dict[int, list[int]], site: SiteFacts) -> tuple[list[dict], list[str]]:
+    """The blockers list and the client reasons for them: failures first, then what makes the date
+    impossible, then the rest."""
+    rdeps: dict[int, list[int]] = {item_id: [] for item_id in evals}
+    for item_id, targets in deps.items():
+        for target in targets:
+            rdeps[target].append(item_id)
+    blockers, ranked = [], []
+    for ev in open_blockers:
+        downstream = [evals[i] for i in _walk(ev.item.id, rdeps) if evals[i].applicable]
+        dependents = wording.dependents(ev.item.category, [(d.item.category, d.item.title) for d in downstream])
+        if ev.failed:
+            failures, clauses = [message for _, message in ev.out_of_range], []
         else:
-            text += "; it has no due date" if count == 1 else "; none has a due date"
-        parts.append(text + ".")
-    if overdue:
-        parts.append(f"{_plural(overdue, 'task')} {_is_are(overdue)} overdue.")
-    return " ".join(parts)
+            failures, clauses = None, _hold_ups(ev, evals, site)
+        client, short = wording.blocker_texts(ev.label, ev.client_label, failures=failures, clauses=clauses,
+                                              downstream=dependents)
+        blockers.append({"item_id": ev.item.id, "title": ev.item.title, "reason": short})
+        ranked.append((0 if ev.failed else 1 if ev.item.id in late_ids else 2, client))
+    return blockers, [text for _, text in sorted(ranked, key=lambda pair: pair[0])]
+
+
+def _hold_ups(ev: _Eval, evals: dict[int, _Eval], site: SiteFacts) -> list[str]:
+    item = ev.item
+    waited = [wording.waited_item(evals[d].item.title, evals[d].due, site.today, site.move_in,
+                                  overdue=evals[d].overdue(site), late=evals[d].late(site))
+              for d in ev.waiting_for]
+    # Evidence gaps only matter once the work is reported done; before that "not ready" says it all.
+    gaps = (wording.evidence_gaps(ev.photos_missing, item.assets, item.assets_required, ev.assets_missing,
+                                  [message for _, message in ev.unmeasured])
+            if item.status == "pass" and not item.disputed else [])
+    return wording.hold_ups(ev.due, site.today, site.move_in, disputed=item.disputed, in_cycle=ev.in_cycle,
+                            waited=waited, gaps=gaps)
 
 
 def assess(site: SiteFacts, items: list[ItemFacts]) -> Verdict:
@@ -599,159 +472,55 @@ def assess(site: SiteFacts, items: list[ItemFacts]) -> Verdict:
     """
     weights = _weights(site)
     _validate(items)
-    site = SiteFacts(
-        move_in=_as_date(site.move_in), today=_as_date(site.today),
-        threshold=site.threshold, weights=site.weights, last_evidence=_as_date(site.last_evidence),
-    )
+    site = SiteFacts(move_in=_as_date(site.move_in), today=_as_date(site.today), threshold=site.threshold,
+                     weights=site.weights, last_evidence=_as_date(site.last_evidence))
 
-    evals: dict[int, _Eval] = {}
-    for item in items:
-        # A dispute keeps an item in the count: "na" must not hide a disagreement.
-        applicable = item.status != "na" or item.disputed
-        ev = _Eval(item=item, weight=weights[item.severity], applicable=applicable, due=_as_date(item.due))
-        _evaluate_own(ev)
-        evals[item.id] = ev
-
+    # 1. Each item on its own evidence, then in dependency order.
+    evals = {item.id: _evaluate_own(item, weights[item.severity]) for item in items}
     # Edges out of a not-applicable item are irrelevant: it is satisfied whatever it waits for.
-    deps: dict[int, list[int]] = {
-        item_id: ([d for d in dict.fromkeys(ev.item.depends_on) if d in evals] if ev.applicable else [])
-        for item_id, ev in evals.items()
-    }
-    rdeps: dict[int, list[int]] = {item_id: [] for item_id in evals}
-    for item_id, targets in deps.items():
-        for target in targets:
-            rdeps[target].append(item_id)
+    deps = {item_id: ([d for d in dict.fromkeys(ev.item.depends_on) if d in evals] if ev.applicable else [])
+            for item_id, ev in evals.items()}
     _resolve_dependencies(evals, deps)
+    states = {item_id: ItemState(applicable=ev.applicable, ready=ev.ready, failed=ev.failed,
+                                 reasons=_reasons(ev, evals, site))
+              for item_id, ev in evals.items()}
 
-    states = {
-        item_id: ItemState(ready=ev.ready, failed=ev.failed, problems=_item_problems(ev, evals, site))
-        for item_id, ev in evals.items()
-    }
-
-    # Score, overall and per category.
-    applicable_weight = sum((ev.weight for ev in evals.values() if ev.applicable), Fraction(0))
-    ready_weight = sum((ev.weight for ev in evals.values() if ev.ready), Fraction(0))
-    score = _weighted_score(ready_weight, applicable_weight)
-    categories: dict[str, dict] = {}
-    for name in sorted({ev.item.category for ev in evals.values()}, key=lambda c: (str(c).casefold(), str(c))):
-        members = [ev for ev in evals.values() if ev.item.category == name]
-        categories[name] = {
-            "ready": sum(ev.ready for ev in members),
-            "applicable": sum(ev.applicable for ev in members),
-            "score": _weighted_score(
-                sum((ev.weight for ev in members if ev.ready), Fraction(0)),
-                sum((ev.weight for ev in members if ev.applicable), Fraction(0)),
-            ),
-            "failed": sum(ev.failed for ev in members),
-            "disputed": sum(ev.item.disputed for ev in members),
-        }
-
-    disputed = sum(ev.item.disputed for ev in evals.values())
-    overdue = sum(1 for ev in evals.values() if ev.open and ev.due is not None and ev.due < site.today)
-
+    # 2. The score and the facts the verdict rests on.
+    everything = list(evals.values())
+    score = _weighted_score(everything)
+    no_data = sum((ev.weight for ev in everything if ev.applicable), Fraction(0)) <= 0
+    disputed = sum(ev.item.disputed for ev in everything)
+    overdue = sum(ev.overdue(site) for ev in everything)
+    stale_days = (site.today - site.last_evidence).days if site.last_evidence else 0
     # Blockers: failed first, then by due date (undated last), then title; id settles ties.
     open_blockers = sorted(
-        (ev for ev in evals.values() if ev.item.severity == "blocker" and ev.open),
+        (ev for ev in everything if ev.item.severity == "blocker" and ev.open),
         key=lambda ev: (not ev.failed, ev.due or date.max, ev.item.title, ev.item.room or "", ev.item.id),
     )
-    late_ids = {
-        ev.item.id for ev in open_blockers
-        # A blocker waiting for anything late (whatever its severity) cannot be done in time either.
-        if _is_late(ev, site) or any(_is_late(evals[up], site) for up in _upstream_open(ev.item.id, evals, deps))
-    }
-    failed_blocker = any(ev.failed for ev in open_blockers)
-    no_data = applicable_weight <= 0
+    # A blocker waiting (through open items) for anything late, whatever its severity, cannot be done in time.
+    open_deps = {item_id: [d for d in targets if evals[d].open] for item_id, targets in deps.items()}
+    late_ids = {ev.item.id for ev in open_blockers
+                if ev.late(site) or any(evals[up].late(site) for up in _walk(ev.item.id, open_deps))}
 
-    stale_days = (site.today - site.last_evidence).days if site.last_evidence else 0
-    stale = stale_days > STALE_AFTER_DAYS
-    if failed_blocker or late_ids:
-        status = "NO_GO"
-    elif not open_blockers and not no_data and score >= site.threshold and disputed == 0 and not stale:
-        status = "GO"
-    else:
-        status = "AT_RISK"
-
-    blockers: list[dict] = []
-    blocker_reasons: list[tuple[int, str]] = []
-    for ev in open_blockers:
-        client_reason, short_reason = _blocker_texts(ev, evals, rdeps, site)
-        blockers.append({"item_id": ev.item.id, "title": ev.item.title, "reason": short_reason})
-        # Failures first, then what makes the date impossible, then the rest.
-        group = 0 if ev.failed else 1 if ev.item.id in late_ids else 2
-        blocker_reasons.append((group, client_reason))
-
-    reasons: list[str] = []
-    if no_data:
-        if not any(ev.applicable for ev in evals.values()):
-            reasons.append("No checklist items apply to this site yet, so readiness cannot be confirmed.")
-        else:
-            reasons.append("None of the checklist items counts towards the score, so readiness cannot be confirmed.")
-    reasons.extend(text for _, text in sorted(blocker_reasons, key=lambda pair: pair[0]))
-    if stale:
-        reasons.append(f"Nothing has been checked on site for {stale_days} days, so the checklist may no longer "
-                       "match reality; a technician should re-check before go-live.")
-    if disputed:
-        reasons.append(
-            f"{_plural(disputed, 'item')} {_is_are(disputed)} disputed: two technicians reported "
-            "different results and a project manager must decide."
-        )
-    threshold_text = f"{_fmt_num(site.threshold)}%"
-    if status == "GO":
-        reasons.append(
-            f"Every critical item is done and {score}% of the checklist is complete "
-            f"({threshold_text} is needed to go live)."
-        )
-    elif score < site.threshold and not no_data:
-        reasons.append(
-            f"Only {score}% of the checklist is complete, weighted by importance; "
-            f"{threshold_text} is needed to go live."
-        )
-    others = [ev for ev in evals.values() if ev.item.severity != "blocker"]
-    failed_others = _distinct([ev.item.title for ev in others if ev.failed])
-    if failed_others:
-        count = sum(ev.failed for ev in others)
-        reasons.append(
-            f"{_plural(count, 'less critical item')} failed {'its check' if count == 1 else 'their checks'}: "
-            f"{_join_names(failed_others)}."
-        )
-    overdue_others = [ev for ev in others if ev.open and not ev.failed and ev.due is not None and ev.due < site.today]
-    if overdue_others:
-        count = len(overdue_others)
-        names = _join_names(_distinct([ev.item.title for ev in overdue_others]))
-        reasons.append(f"{_plural(count, 'less critical item')} {_is_are(count)} overdue: {names}.")
-    if status == "GO":
-        still_open = sum(1 for ev in others if ev.open)
-        if still_open:
-            reasons.append(f"{_plural(still_open, 'less critical item')} {_is_are(still_open)} still open.")
-
-    forecast = _forecast(site, open_blockers, overdue)
-    opening = {"GO": "Ready to go live.", "AT_RISK": "At risk:", "NO_GO": "Not ready to go live:"}[status]
-    key = reasons[:_MAX_SUMMARY_REASONS]
-    summary_parts = [opening, *key]
-    if len(reasons) > len(key):
-        more = len(reasons) - len(key)
-        summary_parts.append(f"There {_is_are(more)} {_plural(more, 'more issue')} listed.")
-    summary_parts.append(forecast)
-    summary_parts.append(f"Readiness score: {score} out of 100.")
-    summary = " ".join(summary_parts)
-
-    return Verdict(
-        status=status,
-        score=score,
-        blockers=blockers,
-        categories=categories,
-        reasons=reasons,
-        summary=summary,
-        items=states,
-        disputed=disputed,
-        overdue=overdue,
-        forecast=forecast,
-    )
+    # 3. The verdict and its explanation.
+    status = _status(site, failed_blocker=any(ev.failed for ev in open_blockers), late_blocker=bool(late_ids),
+                     open_blockers=bool(open_blockers), no_data=no_data, score=score, disputed=disputed,
+                     stale=stale_days > STALE_AFTER_DAYS)
+    blockers, blocker_reasons = _blocker_entries(open_blockers, late_ids, evals, deps, site)
+    others = [ev for ev in everything if ev.item.severity != "blocker"]
+    reasons = wording.reasons(
+        status, nothing_applies=no_data and not any(ev.applicable for ev in everything),
+        nothing_weighs=no_data and any(ev.applicable for ev in everything), blocker_reasons=blocker_reasons,
+        stale_days=stale_days if stale_days > STALE_AFTER_DAYS else None, disputed_items=disputed, score=score,
+        threshold=site.threshold, failed_others=[ev.item.title for ev in others if ev.failed],
+        overdue_others=[ev.item.title for ev in others if ev.overdue(site) and not ev.failed],
+        open_others=sum(ev.open for ev in others))
+    forecast = wording.forecast(site.move_in, site.today, [ev.due for ev in open_blockers], overdue)
+    return Verdict(status=status, score=score, blockers=blockers, categories=_categories(everything),
+                   reasons=reasons, summary=wording.summary(status, reasons, forecast, score), items=states,
+                   disputed=disputed, overdue=overdue, forecast=forecast)
 
 
 def headline(verdict: Verdict) -> str:
     """The most important reason cut to its first clause, for one line on the board."""
-    if not verdict.reasons:
-        return ""
-    first = verdict.reasons[0].split("; ")[0].split(". ")[0].rstrip(".")
-    return first + "."
+    return wording.headline(verdict.reasons)
