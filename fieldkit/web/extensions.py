@@ -28,10 +28,12 @@ MIGRATIONS = str(__import__("pathlib").Path(__file__).resolve().parent.parent / 
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Bearer-token requests never get a session cookie: a token must not turn into a login."""
+    """Bearer-token requests never get a session cookie: a token must not turn into a login. Nor does a public
+    answer (a static file, an icon), which is the same for everyone: without `Vary: Cookie` the service worker
+    takes the copy the page has just downloaded from the browser's cache instead of downloading it again."""
 
     def save_session(self, app, session, response):
-        if g.get("bearer"):
+        if g.get("bearer") or response.cache_control.public:
             return None
         return super().save_session(app, session, response)
 

@@ -1,14 +1,19 @@
-"""The offline field app: its shell, service worker, manifest and icons, and what a QR label opens.
+"""The offline field app: its shell, service worker, manifest and icons, and what a QR label opens; and
+static files under content-hashed URLs.
 
-No build step: the shell and its ES modules are plain files under static/field/. At start-up the
-icons are drawn and the service worker's cache version is taken from a hash of every file it
-precaches, so a changed file means a new worker and a fresh cache, and nothing else.
+No build step: the shell and its ES modules are plain files under static/field/. At start-up the icons are
+drawn, every URL in the shell gets its file's content hash (`/static/field/app.js?v=<hash>`), an import map
+in the shell sends every import of a module (`./store.js`) to that same hashed URL, so a module is loaded
+once, and the service worker's cache version is taken from a hash of every file it precaches. A changed file
+means a new URL, a new worker and a fresh cache, and nothing else. A static file asked for under its current
+hash is cached for a year without asking again; one asked for without is revalidated.
 """
 import functools
 import hashlib
 import io
 import json
 import re
+from base64 import b64encode
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -16,9 +21,11 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from PIL import Image, ImageDraw
+from werkzeug.security import safe_join
 
 from .. import access
 from ..errors import Forbidden
+from .errors import PAGE_POLICY
 
 bp = Blueprint("field", __name__)
 
@@ -26,6 +33,9 @@ STATIC = Path(__file__).resolve().parent.parent.parent / "static"
 SHELL = "/static/field/index.html"
 ICON_SIZES = (180, 192, 512)
 BRAND, PAPER = "#0f4c5c", "#f3f6f8"
+IMMUTABLE = "public, max-age=31536000, immutable"
+IMPORT_MAP = '<script type="importmap">{"imports": {}}</script>'  # in index.html, filled in at start-up
+ASSET_URL = re.compile(r'\b(href|src)="(/[^"?#]+)"')
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class FieldAssets:
     """What the app shell needs, made once at start-up."""
 
     shell: bytes
+    policy: str  # the shell's Content-Security-Policy: its one inline script, the import map, by hash
     worker: bytes
     manifest: bytes
     icons: dict[str, bytes]
@@ -71,32 +82,64 @@ def draw_icon(size: int, maskable: bool = False) -> bytes:
     return out.getvalue()
 
 
+def content_version(data: bytes) -> str:
+    """The hash a versioned URL carries: a new one whenever the bytes change."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=256)
+def _version_of_file(path: Path, mtime_ns: int, size: int) -> str:
+    return content_version(path.read_bytes())
+
+
+def file_version(path: Path) -> str | None:
+    """A file's content hash, read again only when the file changes on disk; None when there is no file."""
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    return _version_of_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+def _shell_with_versions(html: str, urls: dict[str, str]) -> tuple[str, str]:
+    """The shell with every URL it names in `urls` versioned and its import map filled in, and the hash of
+    that import map for the page's Content-Security-Policy."""
+    modules = {url: versioned for url, versioned in urls.items() if url.endswith(".js")}
+    import_map = json.dumps({"imports": modules}, indent=1)
+    html = ASSET_URL.sub(lambda found: f'{found[1]}="{urls.get(found[2], found[2])}"', html)
+    html = html.replace(IMPORT_MAP, f'<script type="importmap">{import_map}</script>')
+    return html, "sha256-" + b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
+
+
 def build_assets() -> FieldAssets:
-    """Read the shell, draw the icons and version the service worker from everything it precaches."""
+    """Read the shell, draw the icons, version every URL and the service worker from everything it precaches."""
     icons = {f"{size}.png": draw_icon(size) for size in ICON_SIZES}
     icons["maskable-512.png"] = draw_icon(512, maskable=True)
+    files = {f"/static/field/{p.name}": p.read_bytes() for p in _module_files()}
+    files["/static/app.css"] = (STATIC / "app.css").read_bytes()
+    files.update({f"/field/icons/{name}": data for name, data in icons.items()})
+    urls = {url: f"{url}?v={content_version(data)}" for url, data in files.items() if url != SHELL}
+    shell, import_map_hash = _shell_with_versions(files.pop(SHELL).decode(), urls)
     manifest = json.dumps({
         "name": "FieldKit field app", "short_name": "FieldKit", "id": "/field/", "start_url": "/field/",
         "scope": "/", "display": "standalone", "orientation": "portrait",
         "background_color": PAPER, "theme_color": BRAND,
         "description": "Checklists, hardware tags and photo evidence that work with no signal.",
-        "icons": [{"src": f"/field/icons/{size}.png", "sizes": f"{size}x{size}", "type": "image/png"}
+        "icons": [{"src": urls[f"/field/icons/{size}.png"], "sizes": f"{size}x{size}", "type": "image/png"}
                   for size in (192, 512)]
-        + [{"src": "/field/icons/maskable-512.png", "sizes": "512x512", "type": "image/png", "purpose": "maskable"}],
+        + [{"src": urls["/field/icons/maskable-512.png"], "sizes": "512x512", "type": "image/png",
+            "purpose": "maskable"}],
     }, indent=1).encode()
-    files = {f"/static/field/{p.name}": p.read_bytes() for p in _module_files()}
-    files["/static/app.css"] = (STATIC / "app.css").read_bytes()
-    files["/manifest.webmanifest"] = manifest
-    files.update({f"/field/icons/{name}": data for name, data in icons.items()})
+    cached = {urls[url]: data for url, data in files.items()}
+    cached.update({SHELL: shell.encode(), "/manifest.webmanifest": manifest})
     digest = hashlib.sha256()
-    for url in sorted(files):
-        digest.update(url.encode() + b"\0" + hashlib.sha256(files[url]).digest())
+    for url in sorted(cached):
+        digest.update(url.encode() + b"\0" + hashlib.sha256(cached[url]).digest())
     version = digest.hexdigest()[:16]
-    precache = tuple(sorted(files))
+    precache = tuple(sorted(cached))
     head = f"const VERSION = {json.dumps(version)};\nconst PRECACHE = {json.dumps(list(precache))};\n"
     worker = head.encode() + (STATIC / "field" / "sw.js").read_bytes()
-    return FieldAssets(shell=files[SHELL], worker=worker, manifest=manifest, icons=icons,
-                       precache=precache, version=version)
+    return FieldAssets(shell=cached[SHELL], policy=f"{PAGE_POLICY}; script-src 'self' '{import_map_hash}'",
+                       worker=worker, manifest=manifest, icons=icons, precache=precache, version=version)
 
 
 @bp.record_once
@@ -108,6 +151,25 @@ def assets() -> FieldAssets:
     return current_app.extensions["field"]
 
 
+@bp.app_url_defaults
+def _version_static_urls(endpoint: str, values: dict) -> None:
+    """url_for('static', filename=...), in every template, carries the file's content hash."""
+    if endpoint == "static" and "v" not in values:
+        version = file_version(Path(current_app.static_folder, values["filename"]))
+        if version:
+            values["v"] = version
+
+
+@bp.after_app_request
+def _cache_versioned_static_files(response: Response) -> Response:
+    """A static file asked for under its current hash cannot change: the browser may keep it for a year."""
+    if request.endpoint == "static" and response.status_code in (200, 304) and request.args.get("v"):
+        path = safe_join(current_app.static_folder, request.view_args["filename"])
+        if path and request.args["v"] == file_version(Path(path)):
+            response.headers["Cache-Control"] = IMMUTABLE
+    return response
+
+
 STATIC_IMPORT = re.compile(r'^\s*(?:import|export)\b[^;"\']*?["\']\./([\w.-]+\.js)["\']', re.MULTILINE)
 
 
@@ -115,7 +177,7 @@ def first_load_bytes() -> dict[str, int]:
     """The bytes a phone downloads to show the app the first time: the shell's HTML, the stylesheets and
     every module reached by static imports from app.js (modules imported on demand and icons aside)."""
     folder = STATIC / "field"
-    sizes = {"/static/field/index.html": len((folder / "index.html").read_bytes()),
+    sizes = {SHELL: len(build_assets().shell),
              "/static/app.css": len((STATIC / "app.css").read_bytes()),
              "/static/field/field.css": len((folder / "field.css").read_bytes())}
     todo = ["app.js"]
@@ -135,8 +197,15 @@ def _shell() -> Response:
         return redirect(url_for("auth.login", next=target))
     if current_user.role not in access.FIELD_ROLES:
         raise Forbidden("The field app is for technicians and project managers; your sites are under My sites.")
+    return shell_file()
+
+
+@bp.get(SHELL)
+def shell_file():
+    """The shell as the service worker caches it (the file on disk lacks its versioned URLs)."""
     response = Response(assets().shell, mimetype="text/html")
     response.headers["Cache-Control"] = "no-cache"
+    response.headers["Content-Security-Policy"] = assets().policy
     return response
 
 
@@ -182,5 +251,6 @@ def icon(name: str):
     if data is None:
         abort(404)
     response = Response(data, mimetype="image/png")
-    response.headers["Cache-Control"] = "public, max-age=86400"
+    versioned = request.args.get("v") == content_version(data)
+    response.headers["Cache-Control"] = IMMUTABLE if versioned else "public, max-age=86400"
     return response

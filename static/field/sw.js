@@ -1,4 +1,5 @@
-// FieldKit service worker. The server puts VERSION (a hash of every precached file) and PRECACHE above.
+// FieldKit service worker. The server puts VERSION (a hash of every precached file) and PRECACHE (their
+// URLs, content-hashed like the shell's) above.
 // It serves the app shell with no network and never touches IndexedDB: the data and the outbox belong
 // to the app, so a new worker version can never lose a change.
 const CACHE = `fieldkit-shell-${VERSION}`;
@@ -8,8 +9,10 @@ const NAVIGATION_TIMEOUT = 4000; // a basement with one bar of signal: show the 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    // cache: "reload" skips the HTTP cache, so the new version never stores an old file.
-    await cache.addAll(PRECACHE.map((url) => new Request(url, { cache: "reload", credentials: "same-origin" })));
+    // A hashed URL (?v=…) names the same bytes for good, so the copy the page just downloaded will do; the
+    // shell and the manifest, which have no hash, skip the HTTP cache so the new version never stores an old one.
+    await cache.addAll(PRECACHE.map((url) => new Request(url, {
+      cache: url.includes("?v=") ? "default" : "reload", credentials: "same-origin" })));
     await self.skipWaiting();
   })());
 });
@@ -50,8 +53,10 @@ self.addEventListener("fetch", (event) => {
     if (isAppPage(url)) event.respondWith(fromNetworkOrShell(request));
     return;
   }
-  if (PRECACHE.includes(url.pathname) && !url.search) {
-    event.respondWith(caches.match(url.pathname, { cacheName: CACHE }).then((hit) => hit || fetch(request)));
+  // The precached URLs carry their content hash (?v=…), so the cached copy is the one asked for.
+  const cached = url.pathname + url.search;
+  if (PRECACHE.includes(cached)) {
+    event.respondWith(caches.match(cached, { cacheName: CACHE }).then((hit) => hit || fetch(request)));
   }
 });
 
