@@ -23,7 +23,6 @@ KIND_ALIASES = {"access-point": "ap", "wap": "ap", "wifi-ap": "ap", "badge": "ba
                 "card-reader": "badge-reader", "desktop": "workstation", "pc": "workstation",
                 "mfp": "printer", "monitor": "display", "tv": "display", "voip-phone": "phone"}
 KIND_NAMES = {"ap": "Access point", "ups": "UPS", "nas": "NAS", "badge-reader": "Badge reader"}
-HEX = re.compile(r"^[0-9A-F]+$")
 MAC_SHAPES = (
     re.compile(r"^[0-9A-F]{1,2}([:-])(?:[0-9A-F]{1,2}\1){4}[0-9A-F]{1,2}$"),  # AA:BB:.. / aa-bb-.. / 0:1b:..
     re.compile(r"^[0-9A-F]{2}(?: [0-9A-F]{2}){5}$"),                          # AA BB CC DD EE FF
@@ -334,7 +333,7 @@ def _read(text: str) -> tuple[dict[str, int], list[str], list[tuple[int, list[st
 
     A file that cannot be read whole is refused, saying why and on which row."""
     # newline="" lets csv see every line ending (CR alone, from classic Mac Excel, too) and quoted line breaks
-    reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=_delimiter(text))
     columns, ignored, data, number = None, [], [], 0
     try:
         for number, cells in enumerate(reader, 1):
@@ -368,16 +367,13 @@ def _decode(raw: bytes) -> str:
         return raw.removeprefix(b"\xef\xbb\xbf").decode("cp1252", errors="replace")  # a BOM is not text
 
 
-def _dialect(text: str):
-    """Excel's CSV dialect with the delimiter the header row uses (many European locales save ';')."""
-    first_line = next((line for line in text[:4096].splitlines() if line.strip()), "")
-    delimiter = max((",", ";", "\t"), key=first_line.count)
-
-    class Dialect(csv.excel):
-        pass
-
-    Dialect.delimiter = delimiter if first_line.count(delimiter) else ","
-    return Dialect
+def _delimiter(text: str) -> str:
+    """The delimiter the header row uses: ',' or, as many European locales save, ';' (or a tab)."""
+    header = next((line for line in text[:4096].splitlines() if line.strip()), "")
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
+    except csv.Error:  # one column: nothing to tell by
+        return ","
 
 
 def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
