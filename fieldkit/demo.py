@@ -46,13 +46,13 @@ def _sites(session: Session, templates: dict[str, Template], today: date) -> Non
         "move_in": (today + timedelta(days=30)).isoformat(), "address": "4 Dock Road",
         "rooms": ["Server room"], "technicians": techs[:1],
     }, templates)
-    session.commit()
     tech = accounts.find_user(session, techs[0])
     tech2 = accounts.find_user(session, techs[1])
     _work(session, tech, move, lambda item: item.due is not None and item.due <= move.move_in - timedelta(days=7))
     _work(session, tech, server, lambda item: item.due is not None and item.due <= today)
     _one_failed_and_one_disputed(session, tech, tech2, move)
     _hardware(session, tech, move)
+    session.commit()  # the sync calls above leave committing to their caller
 
 
 def _work(session: Session, user, site: Site, done) -> None:

@@ -205,7 +205,7 @@ def asset_history(session: Session, asset: Asset, limit: int = 50) -> list[Asset
 
 
 def apply_asset_upsert(session: Session, user: User, device_id: str, mutation: dict) -> tuple[str, int]:
-    """sync.HANDLERS["asset.upsert"]: {"asset_id","site_id","base_rev"?,"set":{...}} → (status, site id)."""
+    """A sync's asset.upsert: {"asset_id","site_id","base_rev"?,"set":{...}} → (status, site id)."""
     asset_id = require_uuid(mutation.get("asset_id"), "asset_id")
     site_id, changes, base_rev = mutation.get("site_id"), mutation.get("set"), mutation.get("base_rev")
     if not access.is_id(site_id):

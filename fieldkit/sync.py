@@ -3,42 +3,28 @@ import hashlib
 import json
 import logging
 import uuid
-from datetime import date
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from . import access
-from .dates import parse_date
+from . import access, items
 from .db import next_seq, upsert
 from .errors import FieldKitError, NotFound, ValidationError, refuse_bad_text, text_problem
 from .inventory import apply_asset_upsert
-from .models import (
-    ITEM_STATUSES,
-    Asset,
-    Counter,
-    DeviceSync,
-    Item,
-    ItemEvent,
-    Mutation,
-    Photo,
-    Site,
-    User,
-    utcnow,
-)
+from .items import Draft
+from .models import Asset, Counter, DeviceSync, Item, ItemEvent, Mutation, Photo, Site, User, utcnow
 from .payloads import asset_json, item_json, photo_json, site_json
 from .verdicts import item_counts, refresh
 
 MAX_BATCH = 1000  # a phone offline for a day can hold this many; it sends 100 at a time
 MAX_MUTATION_BYTES = 64 * 1024  # a 5,000-character note in any script, measurements and all, fits several times
 PAGE = 2000
-NOTE_LIMIT = 5000
-MAX_MEASUREMENTS = 40  # per item: a bundle holds every item of a site, so each stays small
-MEASUREMENT_NAME_LIMIT = 60
-MEASUREMENT_LIMIT = 1e12  # no reading (Mbps, dBm, seconds, metres) comes near it
 MAX_SEQ = 2**63 - 1
-BATCH_SITES = "fieldkit.sync.sites"
+# The limits of one item change live with the item rules; the API's description reads them here too.
+NOTE_LIMIT, MAX_MEASUREMENTS = items.NOTE_LIMIT, items.MAX_MEASUREMENTS
+MEASUREMENT_NAME_LIMIT, MEASUREMENT_LIMIT = items.MEASUREMENT_NAME_LIMIT, items.MEASUREMENT_LIMIT
 log = logging.getLogger(__name__)
 
 
@@ -76,7 +62,8 @@ def payload_text(mutation: dict) -> str:
 def apply_batch(session: Session, user: User, body: dict) -> dict:
     """POST /api/sync: apply the mutations in order, each alone, then pull changes since the cursor.
 
-    Returns {"acks": [{"id","status","error"?}], "changes": [...], "cursor", "more"}.
+    Returns {"acks": [{"id","status","error"?}], "changes": [...], "cursor", "more"}. The caller commits: the
+    cursor answered is this transaction's own sequence value, so the answer must be sent after the commit.
     """
     if not isinstance(body, dict):
         raise ValidationError("The body must be a JSON object.", "bad_body")
@@ -93,75 +80,243 @@ def apply_batch(session: Session, user: User, body: dict) -> dict:
     if len(mutations) > MAX_BATCH:
         raise ValidationError(f"Send at most {MAX_BATCH} mutations at once.", "batch_too_large")
 
-    acks, touched = [], set()
-    # The session forgets rows nobody holds: keep each site (and its technicians) loaded for the whole batch
-    # rather than reading it, with its readiness JSON, once per mutation.
-    session.info[BATCH_SITES] = {}
-    try:
-        for mutation in mutations:
-            ack, site_id = _apply_one(session, user, device_id, mutation)
-            acks.append(ack)
-            if site_id is not None and ack["status"] in ("applied", "conflict"):
-                touched.add(site_id)
-    finally:
-        session.info.pop(BATCH_SITES, None)
+    batch = Batch(session, user, device_id)
+    acks, touched = batch.apply(mutations)
     if touched:
-        sites = session.execute(select(Site).where(Site.id.in_(touched))).scalars().all()
-        refresh(session, sites)
+        refresh(session, [batch.sites[site_id] for site_id in sorted(touched)])
     _record_sync(session, user, device_id, touched)
-    session.commit()
     return {"acks": acks, **pull(session, user, cursor)}
 
 
-def _apply_one(session: Session, user: User, device_id: str, mutation) -> tuple[dict, int | None]:
+@dataclass
+class Screened:
+    """A mutation as first read: its id, the hash of its canonical text, and its answer if refused at once."""
+
+    id: object
+    digest: str | None = None
+    ack: dict | None = None
+
+
+@dataclass
+class Writes:
+    """What one pass over a batch's item changes writes: Mutation rows, the items' new values, history rows."""
+
+    mutations: list[dict] = field(default_factory=list)
+    items: dict[int, Draft] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+
+
+class Batch:
+    """One sync request's mutations, applied in order as if one by one, in a number of queries that does not
+    grow with the batch: each is checked in Python; the ids already seen, the items (locked), their sites and
+    the history conflicts are judged on are read in one query each; item changes are written in bulk at the
+    end. An asset upsert still runs alone in a savepoint (its tag can clash with stored data)."""
+
+    def __init__(self, session: Session, user: User, device_id: str):
+        self.session, self.user, self.device_id = session, user, device_id
+        self.user_id = user.id
+        self.who = (user.id, device_id)  # whose earlier changes are their own, not a conflict
+        self.sites: dict[int, Site] = {}  # held here so the session keeps them loaded for the whole batch
+        self.workable: dict[int, Site] = {}  # the sites the user was found to work on (asked once per site)
+        self.items: dict[int, Draft] = {}  # as read, before this batch changed them
+        self.history: dict[int, list[items.Change]] = {}
+        self.assets: dict[int, tuple[dict, int | None]] = {}  # applied at once, by position in the batch
+        self.now = utcnow()
+
+    def apply(self, mutations: list) -> tuple[list[dict], set[int]]:
+        """The acks, and the sites a change was recorded on."""
+        screened = [_screen(mutation) for mutation in mutations]
+        seen = _seen(self.session, [s.id for s in screened if s.ack is None])
+        self._prefetch(mutations, screened, seen)
+        while True:
+            acks, touched, writes = self._pass(mutations, screened, seen)
+            taken = self._write(writes)
+            if not taken:
+                return acks, touched
+            # Another request recorded some of these ids meanwhile: they are repeats now, and the rest is
+            # worked out again without them (nothing of this pass's item changes was kept).
+            seen.update(taken)
+
+    def _prefetch(self, mutations: list, screened: list[Screened], seen: dict) -> None:
+        """Lock the batch's items and read their sites and history, if anything may be applied."""
+        item_ids, site_ids, base_revs = set(), set(), {}
+        for mutation, s in zip(mutations, screened, strict=True):
+            if s.ack is not None or s.id in seen:
+                continue
+            kind = mutation.get("type")
+            if kind == "item.update" and access.is_id(mutation.get("item_id")):
+                item_id, base_rev = mutation["item_id"], mutation.get("base_rev")
+                item_ids.add(item_id)
+                if access.is_rev(base_rev):
+                    base_revs[item_id] = min(base_rev, base_revs.get(item_id, base_rev))
+            elif kind == "asset.upsert" and access.is_id(mutation.get("site_id")):
+                site_ids.add(mutation["site_id"])
+        if not item_ids and not site_ids:
+            return
+        next_seq(self.session)  # the one lock order (see db.py): the sync counter first, then the rows
+        if item_ids:
+            rows = self.session.execute(select(*DRAFT_COLUMNS).where(Item.id.in_(item_ids)).order_by(Item.id)
+                                        .with_for_update())
+            self.items = {row.id: Draft(*row) for row in rows}
+            site_ids |= {item.site_id for item in self.items.values()}
+            stale = [item_id for item_id, rev in base_revs.items()
+                     if item_id in self.items and rev < self.items[item_id].rev]
+            if stale:
+                self.history = items.history(self.session, stale, min(base_revs[i] for i in stale))
+        self.sites = {site.id: site for site in self.session.execute(
+            select(Site).where(Site.id.in_(site_ids))
+            .options(selectinload(Site.technicians), selectinload(Site.checklists), joinedload(Site.client))
+        ).scalars()}
+
+    def _pass(self, mutations: list, screened: list[Screened], seen: dict) -> tuple[list[dict], set[int], Writes]:
+        recorded: dict[str, str] = {}  # id -> hash of the changes recorded earlier in this batch
+        drafts = {item_id: replace(item) for item_id, item in self.items.items()}
+        history = {item_id: list(changes) for item_id, changes in self.history.items()}
+        acks, touched, writes = [], set(), Writes()
+        for index, (mutation, s) in enumerate(zip(mutations, screened, strict=True)):
+            if s.ack is not None:
+                acks.append(s.ack)
+                continue
+            earlier = recorded.get(s.id) or seen.get(s.id)
+            if earlier is not None:
+                acks.append(_repeat(earlier, s.digest, s.id))
+                continue
+            kind = mutation.get("type")
+            if kind == "item.update":
+                ack, site_id = self._item_update(mutation, s, drafts, history, writes)
+            elif kind == "asset.upsert":
+                if index not in self.assets:
+                    self.assets[index] = self._asset_upsert(mutation, s)
+                ack, site_id = self.assets[index]
+            else:
+                ack, site_id = _rejected(s.id, "unknown_type", f"Unknown mutation type '{kind}'."), None
+            if ack["status"] in ("applied", "conflict"):
+                recorded[s.id] = s.digest
+                touched.add(site_id)
+            acks.append(ack)
+        return acks, touched, writes
+
+    def _item_update(self, mutation: dict, s: Screened, drafts: dict[int, Draft],
+                     history: dict[int, list[items.Change]], writes: Writes) -> tuple[dict, int | None]:
+        """item.update on the batch's copy of the item: set status/note/measurements/due; a stale base_rev is
+        a conflict, kept in history."""
+        who = self.who
+        try:
+            refuse_bad_text(mutation, "The change")
+            item_id, base_rev, changes = mutation.get("item_id"), mutation.get("base_rev"), mutation.get("set")
+            items.check_update(item_id, base_rev, changes)
+            missing = f"There is no item {item_id}."
+            item = drafts.get(item_id)
+            if item is None:
+                raise NotFound(missing)
+            site = self.workable.get(item.site_id)
+            if site is None:
+                site = self.workable[item.site_id] = access.field_site_for(self.session, self.user, item.site_id,
+                                                                          missing)
+            values = items.validated(item, changes)
+            conflict, edit = items.plan(item, values, base_rev, history.get(item_id, []), who)
+        except FieldKitError as exc:
+            return _rejected(s.id, exc.code, exc.message), None
+        except Exception:
+            # A bug of ours must not wedge the phone: this change is refused alone (logged), the batch goes on.
+            log.exception("Sync mutation %s (item.update) failed", s.id)
+            return _rejected(s.id, "server_error", SERVER_ERROR), None
+        if edit is not None:
+            writes.events.append(items.apply(item, edit, self.user_id, self.now, base_rev, self.device_id, s.id))
+            writes.items[item.id] = item
+            history.setdefault(item.id, []).append((item.rev, who, frozenset(edit.diff)))
+        status = "conflict" if conflict else "applied"
+        writes.mutations.append({"id": s.id, "payload_hash": s.digest, "type": "item.update", "site_id": site.id,
+                                 "user_id": self.user_id, "device_id": self.device_id, "status": status,
+                                 "received_at": self.now})
+        return {"id": s.id, "status": status}, site.id
+
+    def _asset_upsert(self, mutation: dict, s: Screened) -> tuple[dict, int | None]:
+        session = self.session
+        savepoint = session.begin_nested()
+        try:
+            refuse_bad_text(mutation, "The change")
+            status, site_id = apply_asset_upsert(session, self.user, self.device_id, mutation)
+            session.add(Mutation(id=s.id, payload_hash=s.digest, type="asset.upsert", site_id=site_id,
+                                 user_id=self.user_id, device_id=self.device_id, status=status))
+            session.flush()
+            savepoint.commit()
+        except FieldKitError as exc:
+            savepoint.rollback()
+            return _rejected(s.id, exc.code, exc.message), None
+        except IntegrityError:
+            # Another request recorded the same id at the same moment: it won, this one is a repeat.
+            savepoint.rollback()
+            seen = session.get(Mutation, s.id)
+            if seen is None:
+                return _rejected(s.id, "conflict", "The change clashes with stored data."), None
+            return _repeat(seen.payload_hash, s.digest, s.id), None
+        except OperationalError:
+            raise  # a deadlock or a lost connection ends the whole transaction: the request is retried or fails
+        except Exception:
+            savepoint.rollback()
+            log.exception("Sync mutation %s (asset.upsert) failed", s.id)
+            return _rejected(s.id, "server_error", SERVER_ERROR), None
+        return {"id": s.id, "status": status}, site_id
+
+    def _write(self, writes: Writes) -> dict[str, str]:
+        """Write a pass's item changes in three statements; {} when done, or the ids another request recorded
+        since they were looked up (then nothing was written)."""
+        if not writes.mutations:
+            return {}
+        session = self.session
+        # The one place a database error can still happen: a mutation id recorded by a request that did not
+        # wait for the sync counter (every request of ours does, so this is a guard, not a path).
+        savepoint = session.begin_nested()
+        try:
+            session.execute(insert(Mutation), writes.mutations)
+            if writes.items:
+                session.execute(update(Item), [
+                    {"id": item.id, "status": item.status, "note": item.note, "measurements": item.measurements,
+                     "due": item.due, "disputed": item.disputed, "rev": item.rev, "seq": next_seq(session),
+                     "updated_at": item.updated_at, "updated_by_id": item.updated_by_id}
+                    for item in writes.items.values()])
+            if writes.events:
+                session.execute(insert(ItemEvent), writes.events)
+            savepoint.commit()
+        except IntegrityError:
+            savepoint.rollback()
+            taken = _seen(session, [row["id"] for row in writes.mutations])
+            if not taken:
+                raise
+            return taken
+        for item_id in writes.items:  # a row the session loaded earlier (a demo, a test) is read again
+            loaded = session.identity_map.get(session.identity_key(Item, item_id))
+            if loaded is not None:
+                session.expire(loaded)
+        return {}
+
+
+DRAFT_COLUMNS = (Item.id, Item.site_id, Item.status, Item.note, Item.measurements, Item.due, Item.disputed,
+                 Item.rev)
+SERVER_ERROR = "The server could not apply this change (the error was logged); nothing of it was stored."
+
+
+def _screen(mutation) -> Screened:
     mutation_id = mutation.get("id") if isinstance(mutation, dict) else None
     if not _is_uuid(mutation_id):
-        return _rejected(mutation_id, "bad_id", "Each mutation needs an 'id' that is a UUID."), None
+        return Screened(mutation_id, ack=_rejected(mutation_id, "bad_id", "Each mutation needs an 'id' that is a UUID."))
     text = payload_text(mutation)
     if len(text) > MAX_MUTATION_BYTES:
-        return _rejected(mutation_id, "too_large", f"One change may be at most {MAX_MUTATION_BYTES // 1024} KiB "
-                         "of JSON; this one is larger."), None
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    seen = session.get(Mutation, mutation_id)
-    if seen is not None:
-        return _repeat(seen, digest, mutation_id), None
-    kind = mutation.get("type")
-    handler = HANDLERS.get(kind) if isinstance(kind, str) else None
-    if handler is None:
-        return _rejected(mutation_id, "unknown_type",
-                         f"Unknown mutation type '{mutation.get('type')}'."), None
-    next_seq(session)  # once per batch, outside the savepoints, so every change of the batch shares it
-    savepoint = session.begin_nested()
-    try:
-        refuse_bad_text(mutation, "The change")
-        status, site_id = handler(session, user, device_id, mutation)
-        session.add(Mutation(id=mutation_id, payload_hash=digest, type=mutation["type"], site_id=site_id,
-                             user_id=user.id, device_id=device_id, status=status))
-        session.flush()
-        savepoint.commit()
-    except FieldKitError as exc:
-        savepoint.rollback()
-        return _rejected(mutation_id, exc.code, exc.message), None
-    except IntegrityError:
-        # Another request recorded the same id at the same moment: it won, this one is a repeat.
-        savepoint.rollback()
-        seen = session.get(Mutation, mutation_id)
-        if seen is None:
-            return _rejected(mutation_id, "conflict", "The change clashes with stored data."), None
-        return _repeat(seen, digest, mutation_id), None
-    except OperationalError:
-        raise  # a deadlock or a lost connection ends the whole transaction: the request is retried or fails
-    except Exception:
-        # A bug of ours must not wedge the phone: this change is refused alone (logged), the batch goes on.
-        savepoint.rollback()
-        log.exception("Sync mutation %s (%s) failed", mutation_id, kind)
-        return _rejected(mutation_id, "server_error", "The server could not apply this change (the error was "
-                         "logged); nothing of it was stored."), None
-    return {"id": mutation_id, "status": status}, site_id
+        return Screened(mutation_id, ack=_rejected(mutation_id, "too_large", f"One change may be at most "
+                        f"{MAX_MUTATION_BYTES // 1024} KiB of JSON; this one is larger."))
+    return Screened(mutation_id, hashlib.sha256(text.encode()).hexdigest())
 
 
-def _repeat(seen: Mutation, digest: str, mutation_id: str) -> dict:
-    if seen.payload_hash != digest:
+def _seen(session: Session, ids: list[str]) -> dict[str, str]:
+    """The payload hash of each of these mutation ids already recorded, in one query."""
+    if not ids:
+        return {}
+    return dict(session.execute(select(Mutation.id, Mutation.payload_hash).where(Mutation.id.in_(ids))).all())
+
+
+def _repeat(payload_hash: str, digest: str, mutation_id: str) -> dict:
+    if payload_hash != digest:
         return _rejected(mutation_id, "id_reused", "This mutation id was already used for a different change.")
     return {"id": mutation_id, "status": "duplicate"}
 
@@ -179,139 +334,6 @@ def _is_uuid(value) -> bool:
     except ValueError:
         return False
     return True
-
-
-def apply_item_update(session: Session, user: User, device_id: str, mutation: dict) -> tuple[str, int]:
-    """item.update: set status/note/measurements/due; a stale base_rev is a conflict, kept in history."""
-    item_id, base_rev, changes = mutation.get("item_id"), mutation.get("base_rev"), mutation.get("set")
-    if not access.is_id(item_id):
-        raise ValidationError("'item_id' must be an item's id.", "bad_item_id")
-    if not access.is_rev(base_rev):
-        raise ValidationError("'base_rev' must be the item's revision the change was made on.", "bad_base_rev")
-    if not isinstance(changes, dict) or not changes:
-        raise ValidationError("'set' must name what to change.", "bad_set")
-    unknown = set(changes) - {"status", "note", "measurements", "due"}
-    if unknown:
-        raise ValidationError(f"Cannot set {', '.join(sorted(unknown))} on an item.", "bad_set")
-    missing = f"There is no item {item_id}."
-    item = session.get(Item, item_id, with_for_update=True)
-    if item is None:
-        raise NotFound(missing)
-    site = access.field_site_for(session, user, item.site_id, missing)
-    session.info.get(BATCH_SITES, {})[site.id] = site
-    values = _validated(item, changes)
-
-    others = _changes_by_others(session, item, base_rev, user, device_id)
-    conflict = others is not None
-    diff = {name: [getattr(item, name), value] for name, value in values.items()
-            if getattr(item, name) != value}
-    if not diff:
-        return ("conflict" if conflict else "applied"), site.id
-    kind = "update"
-    if conflict:
-        kind = "conflict"
-        if "status" in diff and any("status" in event.changes for event in others):
-            # Two people reported different results: neither wins until a PM decides.
-            item.disputed = True
-            kind = "dispute"
-    for name, (_, new) in diff.items():
-        setattr(item, name, new)
-    item.rev += 1
-    item.updated_at = utcnow()
-    item.updated_by_id = user.id
-    session.add(ItemEvent(item_id=item.id, site_id=item.site_id, rev=item.rev, kind=kind,
-                          changes={k: [_plain(a), _plain(b)] for k, (a, b) in diff.items()},
-                          user_id=user.id, device_id=device_id, mutation_id=mutation["id"],
-                          base_rev=base_rev))
-    return ("conflict" if conflict else "applied"), site.id
-
-
-def _changes_by_others(session: Session, item: Item, base_rev: int, user: User,
-                       device_id: str) -> list[ItemEvent] | None:
-    """The item's changes since `base_rev` made by someone else, or None when there is no conflict.
-
-    A phone sends every offline edit with the revision it last pulled, so its own earlier changes
-    (same person, same device) are not a conflict: a technician changing their mind is not a dispute.
-    """
-    if base_rev == item.rev:
-        return None
-    if base_rev > item.rev:
-        return []  # a revision the server never made: treat as a conflict, nothing to compare
-    events = session.execute(select(ItemEvent).where(ItemEvent.item_id == item.id, ItemEvent.rev > base_rev)
-                             .order_by(ItemEvent.rev)).scalars().all()
-    others = [event for event in events if (event.user_id, event.device_id) != (user.id, device_id)]
-    return others or None
-
-
-def _validated(item: Item, changes: dict) -> dict:
-    values = {}
-    if "status" in changes:
-        if changes["status"] not in ITEM_STATUSES:
-            raise ValidationError(f"Status must be one of {', '.join(ITEM_STATUSES)}.", "bad_status")
-        values["status"] = changes["status"]
-    if "note" in changes:
-        if not isinstance(changes["note"], str) or len(changes["note"]) > NOTE_LIMIT:
-            raise ValidationError(f"A note is text of at most {NOTE_LIMIT} characters.", "bad_note")
-        values["note"] = changes["note"].strip()
-    if "measurements" in changes:
-        values["measurements"] = _measurements(item, changes["measurements"])
-    if "due" in changes:
-        values["due"] = None if changes["due"] is None else parse_date(changes["due"], "due")
-    if values.get("status", item.status) == "na" and not values.get("note", item.note):
-        raise ValidationError("Marking an item n/a needs a reason in the note.", "na_needs_reason")
-    return values
-
-
-def _measurements(item: Item, given) -> dict:
-    """Merge measurements into the item's: a number sets one, null clears it."""
-    if not isinstance(given, dict):
-        raise ValidationError("'measurements' must map names to numbers.", "bad_measurements")
-    merged = dict(item.measurements)
-    for name, value in given.items():
-        if not isinstance(name, str) or not name.strip() or len(name) > MEASUREMENT_NAME_LIMIT:
-            raise ValidationError(f"Measurement names are texts of 1 to {MEASUREMENT_NAME_LIMIT} characters.",
-                                  "bad_measurements")
-        if value is None:
-            merged.pop(name, None)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= MEASUREMENT_LIMIT:
-            raise ValidationError(f"Measurement '{name}' must be a number between -{MEASUREMENT_LIMIT:,.0f} and "
-                                  f"{MEASUREMENT_LIMIT:,.0f}.", "bad_measurements")
-        else:
-            merged[name] = value
-    if len(merged) > MAX_MEASUREMENTS:
-        raise ValidationError(f"An item holds at most {MAX_MEASUREMENTS} measurements; this change would make it "
-                              f"{len(merged)}.", "too_many_measurements")
-    return merged
-
-
-def _plain(value):
-    return value.isoformat() if isinstance(value, date) else value
-
-
-def resolve_dispute(session: Session, user: User, item_id: int, status: str, note: str | None = None) -> Item:
-    """A PM decides a disputed item's status; the decision is kept in the history."""
-    missing = f"There is no item {item_id}."
-    # Locked (after the sync counter, see db.py), so a sync of the same item in between is not overwritten.
-    item = session.get(Item, item_id, with_for_update=True) if access.is_id(item_id) else None
-    if item is None:
-        raise NotFound(missing)
-    site = access.site_for(session, user, item.site_id, missing)
-    access.require_role(user, access.MANAGER_ROLES)
-    if not item.disputed:
-        raise ValidationError("This item is not disputed.", "not_disputed")
-    values = _validated(item, {"status": status, **({"note": note} if note is not None else {})})
-    diff = {k: [_plain(getattr(item, k)), _plain(v)] for k, v in values.items()}
-    for name, value in values.items():
-        setattr(item, name, value)
-    item.disputed = False
-    item.rev += 1
-    item.updated_at = utcnow()
-    item.updated_by_id = user.id
-    session.add(ItemEvent(item_id=item.id, site_id=item.site_id, rev=item.rev, kind="resolve",
-                          changes=diff, user_id=user.id))
-    refresh(session, [site])
-    session.commit()
-    return item
 
 
 def _record_sync(session: Session, user: User, device_id: str, touched: set[int]) -> None:
@@ -356,5 +378,3 @@ def pull(session: Session, user: User, cursor: int) -> dict:
     changes.sort(key=lambda change: change["seq"])
     return {"changes": changes, "cursor": target, "more": more}
 
-
-HANDLERS = {"item.update": apply_item_update, "asset.upsert": apply_asset_upsert}

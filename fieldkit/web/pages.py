@@ -1,5 +1,4 @@
 """Server-rendered pages for project managers, admins and clients."""
-import uuid
 from datetime import date
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -9,7 +8,7 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from .. import access, dates, sites, sync, verdicts
+from .. import access, dates, items, sites, verdicts
 from ..db import db
 from ..errors import FieldKitError
 from ..models import Item, ItemEvent, User
@@ -139,19 +138,19 @@ class DueForm(FlaskForm):
 
 @bp.post("/sites/<int:site_id>/items/<int:item_id>/due")
 def reschedule(site_id: int, item_id: int):
-    """A PM records a vendor's booked date; it goes through sync like any change, so history keeps it."""
+    """A PM records a vendor's booked date: the PM's own edit, kept in the item's history."""
     access.require_role(current_user, access.MANAGER_ROLES)
     access.site_for(db.session, current_user, site_id)
     form = DueForm()
     if not form.validate_on_submit():
         flash("Choose a valid date.", "error")
     else:
-        ack = sync.apply_batch(db.session, current_user, {"device_id": "web", "mutations": [{
-            "id": str(uuid.uuid4()), "type": "item.update", "item_id": item_id, "base_rev": form.rev.data,
-            "set": {"due": form.due.data.isoformat()}}]})["acks"][0]
-        if ack["status"] == "rejected":
-            flash(ack["error"]["message"], "error")
+        try:
+            items.reschedule(db.session, current_user, item_id, form.rev.data, form.due.data)
+        except FieldKitError as exc:
+            flash(exc.message, "error")
         else:
+            db.session.commit()
             flash(f"Date moved to {form.due.data:%-d %b}. Readiness is updated.", "ok")
     return redirect(url_for("pages.site", site_id=site_id) + "#schedule")
 
@@ -167,6 +166,7 @@ def resolve(site_id: int, item_id: int):
     if not form.validate_on_submit():
         flash("Choose a decision.", "error")
     else:
-        item = sync.resolve_dispute(db.session, current_user, item_id, form.status.data, form.note.data or None)
+        item = items.resolve_dispute(db.session, current_user, item_id, form.status.data, form.note.data or None)
+        db.session.commit()
         flash(f"Dispute on “{item.title}” resolved as {item.status}.", "ok")
     return redirect(url_for("pages.site", site_id=site_id) + "#disputes")

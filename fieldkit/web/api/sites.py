@@ -3,7 +3,7 @@ from flask import current_app, jsonify
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from ... import access, sites, sync
+from ... import access, items, sites, sync
 from ...db import db
 from ...payloads import site_json
 from ..transactions import fresh
@@ -50,7 +50,9 @@ def bundle(site_id: int):
 
 @bp.post("/sync")
 def sync_batch():
-    return jsonify(sync.apply_batch(db.session, current_user, body(each_part_alone=True)))
+    answer = sync.apply_batch(db.session, current_user, body(each_part_alone=True))
+    db.session.commit()  # before the answer goes out: its cursor counts this batch's own changes
+    return jsonify(answer)
 
 
 @bp.get("/sites/<int:site_id>/readiness")
@@ -69,7 +71,8 @@ def board():
 @bp.post("/items/<int:item_id>/resolve")
 def resolve(item_id: int):
     data = body()
-    item = sync.resolve_dispute(db.session, current_user, item_id, data.get("status"), data.get("note"))
+    item = items.resolve_dispute(db.session, current_user, item_id, data.get("status"), data.get("note"))
+    db.session.commit()
     return jsonify({"id": item.id, "status": item.status, "rev": item.rev, "disputed": item.disputed})
 
 
