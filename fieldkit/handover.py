@@ -7,7 +7,7 @@ the signer wrote.
 """
 import io
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from fpdf import FPDF, FontFace
@@ -16,6 +16,8 @@ from fpdf.enums import XPos, YPos
 from .dates import day, first_upper, moment
 from .pdffonts import Fonts
 from .photos import thumb_path
+from .readiness import check_measurement
+from .wording import verdict_label
 
 MAX_THUMBNAILS = 240
 THUMBS_PER_ROW = 4
@@ -30,7 +32,6 @@ NOTE_CHARS = 1000          # about 20 lines of a table cell; the rest of a note 
 ROOMS_IN_TABLE = 300       # a longer list of rooms is printed below the facts, where it may run onto the next page
 VERDICT_COLOURS = {"GO": ((23, 112, 58), (227, 244, 232)), "AT_RISK": ((138, 90, 0), (255, 243, 214)),
                    "NO_GO": ((179, 38, 30), (253, 231, 229))}
-VERDICT_WORDS = {"GO": "Ready to go live", "AT_RISK": "At risk", "NO_GO": "Not ready to go live"}
 RESULT_WORDS = {"pass": "Pass", "fail": "Failed", "todo": "Not done", "na": "Not applicable"}
 
 
@@ -44,10 +45,6 @@ def _when(value: str | None) -> str:
     return moment(value) if value else ""
 
 
-def _day(value: str | date | None) -> str:
-    return day(value) if value else "no date"
-
-
 def _number(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -55,7 +52,8 @@ def _number(value) -> str:
 
 
 def measurement_lines(item: dict) -> list[str]:
-    """'Download speed: 612 Mbps (needs at least 500 Mbps) - OK' for every threshold of an item."""
+    """'Download speed: 612 Mbps (needs at least 500 Mbps) - OK' for every threshold of an item; whether a
+    reading meets its threshold is readiness's rule."""
     lines = []
     for name, rule in sorted(item.get("thresholds", {}).items()):
         label = rule.get("label") or name.replace("_", " ").capitalize()
@@ -63,11 +61,11 @@ def measurement_lines(item: dict) -> list[str]:
         need = (f"needs at least {_number(rule['min'])}{unit}" if "min" in rule
                 else f"needs at most {_number(rule.get('max'))}{unit}")
         value = item.get("measurements", {}).get(name)
-        if value is None:
+        found = check_measurement(name, value, rule)
+        if found and found[0] == "missing":
             lines.append(f"{label}: not measured ({need})")
             continue
-        ok = (("min" not in rule or value >= rule["min"]) and ("max" not in rule or value <= rule["max"]))
-        lines.append(f"{label}: {_number(value)}{unit} ({need}) - {'OK' if ok else 'NOT MET'}")
+        lines.append(f"{label}: {_number(value)}{unit} ({need}) - {'OK' if found is None else 'NOT MET'}")
     return lines
 
 
@@ -249,7 +247,7 @@ def _cover(pdf: Pack, snapshot: dict, sha256: str | None, changed: bool, generat
 
     text, fill = VERDICT_COLOURS.get(verdict["status"], (INK, LINE))
     pdf.set_font(pdf.faces.sans, "B", 14)
-    word = pdf.faces.clean(VERDICT_WORDS.get(verdict["status"], verdict["status"]))
+    word = pdf.faces.clean(verdict_label(verdict["status"], "long"))
     pdf.set_fill_color(*fill)
     pdf.set_text_color(*text)
     pdf.cell(pdf.get_string_width(word) + 12, 11, word, align="C", fill=True)
@@ -260,7 +258,7 @@ def _cover(pdf: Pack, snapshot: dict, sha256: str | None, changed: bool, generat
     pdf.ln(5)
 
     signed = snapshot.get("signed_by")
-    facts = [("Move-in date", _day(site["move_in"])),
+    facts = [("Move-in date", day(site["move_in"])),
              ("Signed off", f"{_when(snapshot['signed_at'])} by {signed['name']}" if signed else "Not signed off yet"),
              ("Pack made", day(generated)),
              ("Checklist", ", ".join(f"{c['title']} (version {c['version']})" for c in site["checklists"]))]

@@ -462,7 +462,12 @@ def stored_file(session: Session, user: User, photo_dir: str, photo_id: str, thu
     return path, content_type, photo
 
 
-def lacking_evidence(items: list[Item], photo_counts) -> list[tuple[Item, int]]:
-    """[(item, photos it has)] for applicable items with fewer photos than they require."""
-    return [(item, photo_counts.get(item.id, 0)) for item in items
-            if item.status != "na" and item.photos_required > photo_counts.get(item.id, 0)]
+def lacking_evidence(items: list[Item], states: dict[int, dict]) -> list[tuple[Item, int]]:
+    """[(item, photos it has)] for the items whose state (verdicts.item_states) says photos are missing."""
+    found = []
+    for item in items:
+        missing = next((reason.get("count", 0) for reason in states.get(item.id, {}).get("reasons", ())
+                        if reason["kind"] == "photos_missing"), 0)
+        if missing:
+            found.append((item, item.photos_required - missing))
+    return found

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from . import access, readiness, verdicts
 from .db import next_seq
 from .errors import NotFound, ValidationError
-from .models import Asset, Item, Photo, Signoff, Site, User, utcnow
+from .models import Asset, Item, ItemEvent, Photo, Signoff, Site, User, utcnow
 from .payloads import asset_json
 
 FORMAT = "fieldkit.signoff/1"
@@ -132,10 +132,10 @@ def _accepted_ids(value) -> set[int]:
 
 
 def is_open(item: Item, verdict) -> bool:
-    """Applicable and not ready: an exception the client must accept to sign."""
+    """Applicable and not ready (readiness says which): an exception the client must accept to sign. An item
+    the verdict does not know is open, so nothing is signed away unseen."""
     state = verdict.items.get(item.id)
-    applicable = item.status != "na" or item.disputed
-    return applicable and (state is None or not state.ready)
+    return state is None or state.open
 
 
 def _label(item: Item) -> str:
@@ -286,6 +286,21 @@ def latest(session: Session, site_id: int) -> Signoff | None:
 def history(session: Session, site_id: int) -> list[Signoff]:
     return session.execute(select(Signoff).where(Signoff.site_id == site_id)
                            .order_by(Signoff.created_at.desc(), Signoff.id.desc())).scalars().all()
+
+
+def changes_since(session: Session, site: Site, row: Signoff | None) -> tuple[list, dict[str, int]]:
+    """What changed on a site after its sign-off `row`: the ten latest item changes as (event, title, room),
+    and how many devices and photos were added or changed. Nothing while the site is unchanged."""
+    if row is None or not site.changed_after_signoff:
+        return [], {}
+    changes = session.execute(
+        select(ItemEvent, Item.title, Item.room).join(Item, Item.id == ItemEvent.item_id)
+        .where(ItemEvent.site_id == site.id, ItemEvent.at > row.created_at)
+        .order_by(ItemEvent.id.desc()).limit(10)).all()
+    counts = {label: session.execute(select(func.count()).select_from(model).where(
+                  model.site_id == site.id, stamp > row.created_at)).scalar_one()
+              for model, stamp, label in ((Asset, Asset.updated_at, "devices"), (Photo, Photo.created_at, "photos"))}
+    return changes, counts
 
 
 def signoff_for(session: Session, user: User, signoff_id: int) -> Signoff:

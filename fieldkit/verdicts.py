@@ -89,7 +89,7 @@ def store(site: Site, verdict: readiness.Verdict) -> None:
 
 
 def verdict_json(verdict: readiness.Verdict) -> dict:
-    """API.md's readiness answer, plus the reasons and forecast."""
+    """API.md's readiness answer, plus the reasons, the forecast and each item's state (by id, as text)."""
     return {
         "status": verdict.status,
         "score": verdict.score,
@@ -102,13 +102,21 @@ def verdict_json(verdict: readiness.Verdict) -> dict:
         "disputed": verdict.disputed,
         "overdue": verdict.overdue,
         "failed_blockers": notify.failed_blockers(verdict),
+        "items": {str(item_id): state.as_json() for item_id, state in verdict.items.items()},
     }
 
 
+def item_states(site: Site) -> dict[int, dict]:
+    """Each item's state in the site's stored verdict (ItemState.as_json), by item id."""
+    return {int(item_id): state for item_id, state in site.readiness.get("items", {}).items()}
+
+
 def stale(sites: list[Site], today: date | None = None) -> list[Site]:
-    """The sites whose stored verdict was made on an earlier day (or never): dates have moved on since."""
+    """The sites whose stored verdict was made on an earlier day (dates have moved on since), never, or
+    before verdicts kept each item's state."""
     today = today or date.today()
-    return [site for site in sites if site.readiness_at is None or site.readiness_at.date() < today]
+    return [site for site in sites
+            if site.readiness_at is None or site.readiness_at.date() < today or "items" not in site.readiness]
 
 
 def refresh_stale(session: Session, sites: list[Site], today: date | None = None) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from fieldkit.readiness import REASON_KINDS, ItemFacts, SiteFacts, assess
+from tests.conftest import login, update
 
 MOVE_IN, TODAY = date(2025, 12, 4), date(2025, 11, 22)
 SPEED = {"download_mbps": {"min": 500, "unit": "Mbps", "label": "Download speed"}}
@@ -94,3 +95,35 @@ def _imports(module: str) -> set[str]:
 def test_rules_and_words_stay_pure_and_the_words_know_no_rules():
     assert _imports("readiness") == {"math", "collections", "dataclasses", "datetime", "fractions", "wording"}
     assert _imports("wording") == {"datetime", "dates"}
+
+
+# --------------------------------------------------------------------------- the pages read it
+
+
+def by_key(bundle: dict, key: str) -> dict:
+    return next(i for i in bundle["items"] if i["key"] == key)
+
+
+def section(page: str, anchor: str) -> str:
+    return page.split(f'id="{anchor}"')[1].split("</section>")[0]
+
+
+def test_a_disputed_not_applicable_item_still_lacks_its_photos(client, api, site, bundle):
+    rack = by_key(bundle, "comms-rack-installed")  # two photos required
+    assert api["tech"].sync([update(rack, {"status": "pass"})]).get_json()["acks"][0]["status"] == "applied"
+    ack = api["pm"].sync([update(rack, {"status": "na", "note": "No rack here"})], device="tablet").get_json()
+    assert ack["acks"][0]["status"] == "conflict"
+    login(client, "pm@example.com")
+    page = client.get(f"/sites/{site['id']}").get_data(as_text=True)
+    assert "Disputed items" in page
+    evidence = section(page, "evidence")
+    assert rack["title"] in evidence and "0 of 2 photos" in evidence
+
+
+def test_open_work_lists_a_passed_item_that_still_lacks_its_photos(client, api, site, bundle):
+    schedule, rack = by_key(bundle, "cabling-schedule-agreed"), by_key(bundle, "comms-rack-installed")
+    api["tech"].sync([update(schedule, {"status": "pass"}), update(rack, {"status": "pass"})])
+    login(client, "pm@example.com")
+    work = section(client.get(f"/sites/{site['id']}").get_data(as_text=True), "schedule")
+    assert rack["title"] in work, "passed, but without its two photos it is not done"
+    assert schedule["title"] not in work, "passed with nothing missing: done"

@@ -12,19 +12,14 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField
-from wtforms.validators import Length as MaxLength
-from wtforms.validators import NumberRange, Optional
 
-from .. import access, inventory, photos, qr
-from ..checklists import ASSET_KINDS
+from .. import access, inventory, qr
 from ..db import db
 from ..errors import FieldKitError, NotFound, ValidationError
-from ..models import ASSET_STATUSES, Asset, Item, Site
+from ..models import Asset, Item, Site
 from ..verdicts import refresh
+from .forms import ImportForm, asset_form
 
 bp = Blueprint("inventory", __name__)
 ONE_YEAR = 365 * 24 * 3600
@@ -77,67 +72,7 @@ def _small_number(name: str, default: str, message: str, code: str) -> int:
     return int(text)
 
 
-# --------------------------------------------------------------------------- site page sections
-
-
-class AssetForm(FlaskForm):
-    kind = SelectField("Kind", choices=[SelectChoice(k, inventory.kind_name(k)) for k in ASSET_KINDS])
-    status = SelectField("Status", choices=[SelectChoice(s, s.capitalize()) for s in ASSET_STATUSES])
-    room = SelectField("Room")
-    make = StringField("Make", validators=[MaxLength(max=120)])
-    model = StringField("Model", validators=[MaxLength(max=120)])
-    serial = StringField("Serial number", validators=[MaxLength(max=120)])
-    mac = StringField("MAC address", validators=[MaxLength(max=40)])
-    tag = StringField("Tag", validators=[MaxLength(max=40)])
-    item_id = SelectField("Counts towards checklist item", validate_choice=False)  # checked by inventory.py
-
-
-class ImportForm(FlaskForm):
-    file = FileField("Delivery list (CSV)", validators=[FileRequired("Choose a CSV file.")])
-
-
-class LabelsForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET form that only reads
-
-    paper = SelectField("Label stock", choices=[SelectChoice(p.key, p.title) for p in qr.PAPERS.values()])
-    skip = IntegerField("Labels already used on the first sheet", default=0,
-                        validators=[Optional(), NumberRange(min=0, max=29)])
-    assets = SelectMultipleField("Assets")
-
-
-def _asset_form(site: Site, items: list[Item], asset: Asset | None = None) -> AssetForm:
-    form = AssetForm(obj=asset) if asset is not None and request.method == "GET" else AssetForm()
-    form.room.choices = [SelectChoice("", "No room yet"), *(SelectChoice(room) for room in site.rooms)]
-    form.item_id.choices = [SelectChoice("", "None")] + [
-        SelectChoice(str(item.id), f"{item.title}{f' ({item.room})' if item.room else ''}")
-        for item in items if item.asset_kind]
-    if asset is not None and request.method == "GET":
-        form.item_id.data = str(asset.item_id or "")
-    return form
-
-
-def site_sections(site: Site, items: list[Item], photo_counts) -> dict:
-    """What templates/site/_inventory.html needs, for the site page view."""
-    assets = inventory.site_assets(db.session, site)
-    installed = sum(1 for a in assets if a.status in ("installed", "verified"))
-    return {
-        "inventory": inventory.by_room(site, assets),
-        "asset_total": len(assets),
-        "asset_installed": installed,
-        "lacking": photos.lacking_evidence(items, photo_counts),
-        "asset_form": _asset_form(site, items) if current_user.role in access.MANAGER_ROLES else None,
-        "import_form": ImportForm() if current_user.role in access.MANAGER_ROLES else None,
-        "labels_form": _labels_form(assets) if current_user.role in access.FIELD_ROLES else None,
-        "kind_name": inventory.kind_name,
-    }
-
-
-def _labels_form(assets: list[Asset]) -> LabelsForm:
-    form = LabelsForm(formdata=None)
-    form.assets.choices = [SelectChoice(a.id, f"{a.tag} · {inventory.kind_name(a.kind)} · {a.room or 'no room'}")
-                           for a in assets]
-    return form
+# --------------------------------------------------------------------------- assets on the site page
 
 
 FIELD_OF_ERROR = {"bad_mac": "mac", "bad_room": "room", "bad_tag": "tag", "bad_check_char": "tag",
@@ -163,7 +98,7 @@ def _edit_asset(site_id: int, asset_id: str | None):
         if asset is None or asset.site_id != site.id:
             raise NotFound("There is no such asset on this site.")
     items = db.session.execute(select(Item).where(Item.site_id == site.id).order_by(Item.position)).scalars().all()
-    form = _asset_form(site, items, asset)
+    form = asset_form(site, items, asset)
     if form.validate_on_submit():
         changes = {name: getattr(form, name).data or "" for name in
                    ("kind", "status", "room", "make", "model", "serial", "mac")}

@@ -1,20 +1,16 @@
 """Sign-off, the handover pack and notifications: parse, authorise, call the domain, answer."""
 import io
 import re
-from datetime import date
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from sqlalchemy import func, select
-from wtforms import StringField
-from wtforms.validators import Length
 
 from .. import access, handover, notify, signoff
 from ..db import db
 from ..errors import FieldKitError
-from ..models import Asset, Item, ItemEvent, Photo, Site
+from ..models import Site
+from .forms import WebhookForm
 from .transactions import fresh
 
 bp = Blueprint("signoff", __name__)
@@ -83,11 +79,6 @@ def handover_pdf(site_id: int):
     return response
 
 
-class WebhookForm(FlaskForm):
-    site_url = StringField("Webhook URL for this site", validators=[Length(max=notify.URL_LIMIT)])
-    client_url = StringField("Webhook URL for every site of this client", validators=[Length(max=notify.URL_LIMIT)])
-
-
 @bp.post("/sites/<int:site_id>/webhooks")
 @login_required
 def webhooks(site_id: int):
@@ -110,37 +101,6 @@ def webhooks(site_id: int):
     db.session.commit()
     flash("Notification settings saved.", "ok")
     return redirect(target)
-
-
-# --------------------------------------------------------------------------- the site page's panel
-
-
-@bp.app_template_global()
-def signoff_panel(site: Site) -> dict:
-    """What templates/site/_signoff.html shows: sign-off state, changes since, the status update and,
-    for PMs, notification settings and deliveries."""
-    latest = signoff.latest(db.session, site.id)
-    changes, counts = [], {}
-    if latest is not None and site.changed_after_signoff:
-        changes = db.session.execute(
-            select(ItemEvent, Item.title, Item.room).join(Item, Item.id == ItemEvent.item_id)
-            .where(ItemEvent.site_id == site.id, ItemEvent.at > latest.created_at)
-            .order_by(ItemEvent.id.desc()).limit(10)).all()
-        for model, stamp, label in ((Asset, Asset.updated_at, "devices"), (Photo, Photo.created_at, "photos")):
-            counts[label] = db.session.execute(select(func.count()).select_from(model).where(
-                model.site_id == site.id, stamp > latest.created_at)).scalar_one()
-    base = current_app.config["BASE_URL"]
-    update = notify.status_update(
-        name=site.name, client=site.client.name, move_in=site.move_in, today=date.today(),
-        readiness=site.readiness, signed_off_at=latest.created_at.date() if latest else None,
-        changed_after_signoff=site.changed_after_signoff,
-        signoff_url=base + url_for("signoff.page", site_id=site.id),
-        handover_url=base + url_for("signoff.handover_pdf", site_id=site.id))
-    manage = current_user.role in access.MANAGER_ROLES
-    form = WebhookForm(site_url=site.webhook_url or "", client_url=site.client.webhook_url or "") if manage else None
-    return {"latest": latest, "changes": changes, "counts": counts, "status_update": update, "manage": manage,
-            "form": form, "deliveries": notify.deliveries_for(db.session, site.id) if manage else [],
-            "max_attempts": notify.MAX_ATTEMPTS}
 
 
 @bp.app_template_filter("url_host")
