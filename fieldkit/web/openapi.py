@@ -9,7 +9,7 @@ import json
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import access, accounts, checklists, inventory, photos, signoff, sites, sync, tags
+from .. import access, accounts, checklists, dates, inventory, photos, readiness, signoff, sites, sync, tags
 from ..config import MiB
 from ..models import ASSET_STATUSES, ITEM_STATUSES
 
@@ -63,11 +63,19 @@ def whole(minimum: int = 0, maximum: int | None = None) -> dict:
     return {"type": "integer", "minimum": minimum} | ({"maximum": maximum} if maximum is not None else {})
 
 
+def typed(max_length: int | None = None, **keywords) -> dict:
+    """Text in a request: no NUL character, which no database stores (refused as 400 `bad_text`)."""
+    return text(max_length, pattern="^[^\\x00]*$", **keywords)
+
+
 STRING, BOOL, NUMBER, COUNT = text(), {"type": "boolean"}, {"type": "number"}, whole()
 ID = whole(1, access.MAX_ID)
 REV = whole(0, access.MAX_ID)
 UUID = {"type": "string", "format": "uuid"}
 DAY = {"type": "string", "format": "date"}
+# Move-in and due dates lie in one century (tests/test_openapi.py checks the pattern against the code's range).
+CALENDAR_DAY = {"type": "string", "pattern": f"^{dates.FIRST_DAY.year // 100}[0-9]{{2}}-(0[1-9]|1[0-2])-[0-3][0-9]$",
+                "description": f"YYYY-MM-DD from {dates.FIRST_DAY.year} to {dates.LAST_DAY.year}."}
 MOMENT = {"type": "string", "format": "date-time"}
 SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 SCORE = whole(0, 100)
@@ -76,6 +84,10 @@ SCORE = whole(0, 100)
 def path_id(name: str, what: str) -> dict:
     return {"name": name, "in": "path", "required": True, "description": f"The {what}'s id.",
             "schema": {**ID, "examples": [1]}}
+
+
+def error(status: int) -> dict:
+    return {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
 
 
 def json_answer(schema: dict, description: str = "OK") -> dict:
@@ -88,14 +100,13 @@ def json_body(schema: dict) -> dict:
 
 def op(summary: str, answers: dict, *statuses: int, tag: str = EXTENSION, body: dict | None = None,
        parameters: list | None = None, who: str = "any signed-in person", writes: bool = False) -> dict:
-    """One operation: its answers by status, the shared error answers for `statuses`, who may call it."""
+    """One operation: its answers by status, the shared error answers for `statuses`, who may call it.
+
+    Every route may answer 400 (a NUL in the path or query is refused before anything else) and 401."""
     operation = {"summary": summary, "description": f"Who: {who}.", "tags": [tag],
                  "security": WRITE_AUTH if writes else READ_AUTH,
                  "responses": {**{str(code): answer for code, answer in answers.items()},
-                               **{str(code): {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
-                                  for code in sorted({401, *statuses})}}}
-    if writes:
-        operation["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
+                               **{str(code): error(code) for code in sorted({400, 401, *statuses})}}}
     if body is not None:
         operation["requestBody"] = body
     if parameters:
@@ -143,15 +154,15 @@ def schemas(template_keys: list[str]) -> dict:
                                                  ("photo", UUID, ref("Photo")), ("site", ID, ref("Site")))]}
     item_update = obj({
         "id": UUID, "type": {"const": "item.update"}, "item_id": ID, "base_rev": REV,
-        "set": obj({}, {"status": {"enum": list(ITEM_STATUSES)}, "note": text(sync.NOTE_LIMIT),
+        "set": obj({}, {"status": {"enum": list(ITEM_STATUSES)}, "note": typed(sync.NOTE_LIMIT),
                         "measurements": {**measurements, "maxProperties": sync.MAX_MEASUREMENTS,
-                                         "propertyNames": text(sync.MEASUREMENT_NAME_LIMIT, minLength=1)},
-                        "due": nullable(DAY)}, minProperties=1)})
+                                         "propertyNames": typed(sync.MEASUREMENT_NAME_LIMIT, minLength=1)},
+                        "due": nullable(CALENDAR_DAY)}, minProperties=1)})
     asset_upsert = obj({
         "id": UUID, "type": {"const": "asset.upsert"}, "asset_id": UUID, "site_id": ID,
-        "set": obj({}, {"kind": {"enum": list(checklists.ASSET_KINDS)}, "tag": text(tags.LENGTH),
-                        **{name: text(inventory.TEXT_LIMIT) for name in ("make", "model", "serial", "room")},
-                        "mac": STRING, "status": {"enum": list(ASSET_STATUSES)}, "item_id": nullable(ID)},
+        "set": obj({}, {"kind": {"enum": list(checklists.ASSET_KINDS)}, "tag": typed(tags.LENGTH),
+                        **{name: typed(inventory.TEXT_LIMIT) for name in ("make", "model", "serial", "room")},
+                        "mac": typed(), "status": {"enum": list(ASSET_STATUSES)}, "item_id": nullable(ID)},
                    minProperties=1)}, {"base_rev": REV})
     template_item = obj({
         "key": STRING, "title": STRING, "category": STRING, "severity": {"enum": list(checklists.SEVERITIES)},
@@ -169,17 +180,26 @@ def schemas(template_keys: list[str]) -> dict:
         "Verdict": {"enum": list(VERDICTS)},
         "Site": obj(site),
         "SiteWithReadiness": obj({**site, "readiness": ref("Readiness")}),
-        "NewSite": obj({"name": text(200, minLength=1), "client": text(200, minLength=1), "move_in": DAY,
-                        "template": {"enum": template_keys} if template_keys else STRING},
-                       {"rooms": array(STRING, maxItems=sites.MAX_ROOMS), "address": text(500),
-                        "technicians": array(STRING, description="Emails of technicians' logins.")}),
+        "NewSite": obj({"name": typed(200, minLength=1), "client": typed(200, minLength=1), "move_in": CALENDAR_DAY,
+                        "template": {"enum": template_keys} if template_keys else typed()},
+                       {"rooms": array(typed(), maxItems=sites.MAX_ROOMS), "address": nullable(typed(500)),
+                        "technicians": array(typed(), description="Emails of technicians' logins.")}),
         "Readiness": obj({
             "status": ref("Verdict"), "score": SCORE,
             "blockers": array(obj({"item_id": ID, "title": STRING, "reason": STRING})),
             "categories": {"type": "object", "additionalProperties": obj({
                 "ready": COUNT, "applicable": COUNT, "score": SCORE, "failed": COUNT, "disputed": COUNT})},
             "summary": STRING, "reasons": array(STRING), "headline": STRING, "forecast": STRING,
-            "disputed": COUNT, "overdue": COUNT, "failed_blockers": array(ID)}),
+            "disputed": COUNT, "overdue": COUNT, "failed_blockers": array(ID)},
+            {"items": {"type": "object", "description": "Each item's state, by item id (as text).",
+                       "propertyNames": {"pattern": "^[1-9][0-9]*$"}, "additionalProperties": ref("ItemState")}}),
+        "ItemState": obj({"applicable": BOOL, "ready": BOOL, "failed": BOOL,
+                          "open": {**BOOL, "description": "Applicable and not ready."},
+                          "reasons": array(ref("Reason"), description="Why it is not ready; none when it is.")}),
+        "Reason": obj({"kind": {"enum": list(readiness.REASON_KINDS)}, "text": STRING},
+                      {"count": {**whole(1), "description": "How many photos or assets are missing."},
+                       "ids": array(ID, description="The items it waits for."),
+                       "name": {**STRING, "description": "The measurement."}}),
         "Item": item,
         "Asset": obj(asset),
         "AssetWithPhotos": obj({**asset, "site_name": STRING, "label_url": STRING, "photos": array(ref("Photo"))}),
@@ -188,7 +208,7 @@ def schemas(template_keys: list[str]) -> dict:
                        "photos": array(ref("Photo")), "cursor": whole(0, sync.MAX_SEQ)}),
         "ItemUpdate": item_update,
         "AssetUpsert": asset_upsert,
-        "SyncRequest": obj({"device_id": text(100, minLength=1)},
+        "SyncRequest": obj({"device_id": typed(100, minLength=1)},
                            {"cursor": whole(0, sync.MAX_SEQ),
                             "mutations": array({"oneOf": [ref("ItemUpdate"), ref("AssetUpsert")]},
                                                maxItems=sync.MAX_BATCH)}),
@@ -208,11 +228,11 @@ def schemas(template_keys: list[str]) -> dict:
                          "threshold": SCORE, "items": array(template_item)}),
         "Me": obj({"id": ID, "email": STRING, "role": {"enum": list(ROLES)}, "name": STRING,
                    "csrf_token": text(description="For `X-CSRFToken` on browser writes.")}),
-        "Resolve": obj({"status": {"enum": list(ITEM_STATUSES)}}, {"note": text(sync.NOTE_LIMIT)}),
+        "Resolve": obj({"status": {"enum": list(ITEM_STATUSES)}}, {"note": typed(sync.NOTE_LIMIT)}),
         "Resolved": obj({"id": ID, "status": {"enum": list(ITEM_STATUSES)}, "rev": REV, "disputed": BOOL}),
         "Token": obj(token),
-        "NewToken": obj({}, {"label": nullable(text(200)), "days": nullable(whole(1, accounts.MAX_TOKEN_DAYS)),
-                             "email": text(description="Whose token (an admin only).")}),
+        "NewToken": obj({}, {"label": nullable(typed(200)), "days": nullable(whole(1, accounts.MAX_TOKEN_DAYS)),
+                             "email": typed(description="Whose token (an admin only).")}),
         "IssuedToken": obj({**token, "token": text(description="The token itself, shown this once.")}),
         "ImportReport": obj({"created": COUNT, "updated": COUNT, "rejected": COUNT,
                              "ignored_columns": array(STRING),
@@ -224,7 +244,7 @@ def schemas(template_keys: list[str]) -> dict:
         "PhotoStored": obj({"id": UUID, "sha256": SHA256, "width": whole(1), "height": whole(1)},
                            {"asset_id": UUID, "asset_tag": STRING,
                             "linked_by_qr": {**BOOL, "description": "The asset was found by its QR label."}}),
-        "SignoffRequest": obj({"name": text(signoff.NAME_LIMIT, minLength=1),
+        "SignoffRequest": obj({"name": typed(signoff.NAME_LIMIT, minLength=1),
                                "signature": text(pattern=f"^{signoff.SIGNATURE_PREFIX}")},
                               {"accept": array(ID, maxItems=signoff.MAX_ACCEPT)}),
         "Signed": obj({"id": ID, "sha256": SHA256, "signed_at": MOMENT, "verify_url": STRING,
@@ -253,7 +273,7 @@ def paths() -> dict:
         "/api/openapi.json": {"get": {
             "summary": "This description", "tags": [EXTENSION], "security": [],
             "description": "Public, no sign-in. Cacheable: `ETag` and `Cache-Control: public`.",
-            "responses": {"200": json_answer(ref("OpenAPI")), "304": unchanged}}},
+            "responses": {"200": json_answer(ref("OpenAPI")), "304": unchanged, "400": error(400)}}},
         "/api/templates": {"get": op("The checklist templates", {200: json_answer(array(ref("Template")))},
                                      tag=CONTRACT)},
         "/api/sites": {
@@ -284,7 +304,7 @@ def paths() -> dict:
         "/api/tokens": {
             "get": op("API tokens: the caller's own; an admin's: everyone's, or one person's with `email`",
                       {200: json_answer(array(ref("Token")))},
-                      parameters=[{"name": "email", "in": "query", "required": False, "schema": STRING}]),
+                      parameters=[{"name": "email", "in": "query", "required": False, "schema": typed()}]),
             "post": op("Make an API token (from a signed-in browser: with a bearer token it is 403)",
                        {201: json_answer(ref("IssuedToken"), "Created; the token is shown this once")},
                        403, 404, 413, body=json_body(ref("NewToken")), writes=True,
@@ -297,10 +317,9 @@ def paths() -> dict:
             who="the token's owner, admin", parameters=[token_id], writes=True)},
         "/api/assets/{tag}": {"get": op(
             "The asset a tag names (typed or scanned: case, spaces and dashes are forgiven)",
-            {200: json_answer(ref("AssetWithPhotos")), 400: {"$ref": "#/components/responses/BadRequest"}},
-            404, tag=CONTRACT, who=seer,
+            {200: json_answer(ref("AssetWithPhotos"))}, 404, tag=CONTRACT, who=seer,
             parameters=[{"name": "tag", "in": "path", "required": True,
-                         "schema": {**STRING, "examples": ["K7MX2QE"]}}])},
+                         "schema": typed(examples=["K7MX2QE"])}])},
         "/api/sites/{site_id}/assets": {"get": op(
             "The site's assets, in room order", {200: json_answer(array(ref("Asset")))}, 404, who=seer,
             parameters=[site_id])},
