@@ -1,5 +1,6 @@
-"""Sync and the field app: one sync of 1,000 mutations, its replay, the bundle of a 2,000-item site, and
-the field app's first-load bytes, each with peak Python memory.
+"""Sync and the field app: one sync of 1,000 mutations beside the raw sqlite3 floor of the same writes, its
+replay, the statements (database round trips) a batch of 10 and of 1,000 takes, the bundle of a 2,000-item
+site, and the field app's first-load bytes, each with peak Python memory.
 
     python bench/bench_sync.py            # SQLite in a temp dir
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/fk_bench python bench/bench_sync.py
@@ -7,6 +8,7 @@ the field app's first-load bytes, each with peak Python memory.
 import json
 import os
 import resource
+import sqlite3
 import sys
 import tempfile
 import time
@@ -15,7 +17,7 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from synthetic import write_template
@@ -42,7 +44,51 @@ def measured(label: str, fn, twin=None):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"{label:<44} {seconds * 1000:9.0f} ms   peak {peak / 2**20:7.1f} MiB")
-    return result
+    return result, seconds
+
+
+def floor(folder: Path, count: int = 1000) -> float:
+    """Seconds raw sqlite3 takes for the writes of `count` mutations, each alone as the app once did them:
+    look up the id, then in a savepoint update the item, add its history row and the mutation row."""
+    conn = sqlite3.connect(folder / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, status TEXT, note TEXT, measurements TEXT, rev INT, "
+                 "seq INT, updated_at TEXT, updated_by_id INT)")
+    conn.execute("CREATE TABLE item_event (id INTEGER PRIMARY KEY, item_id INT, site_id INT, rev INT, "
+                 "base_rev INT, kind TEXT, changes TEXT, user_id INT, device_id TEXT, mutation_id TEXT, at TEXT)")
+    conn.execute("CREATE TABLE mutation (id TEXT PRIMARY KEY, payload_hash TEXT, type TEXT, site_id INT, "
+                 "user_id INT, device_id TEXT, status TEXT, received_at TEXT)")
+    conn.executemany("INSERT INTO item VALUES (?, 'todo', '', '{}', 1, 0, '', NULL)", [(n,) for n in range(count)])
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    now = "2026-01-01 00:00:00+00:00"
+    start = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    for n, mutation_id in enumerate(ids):
+        conn.execute("SELECT payload_hash FROM mutation WHERE id = ?", (mutation_id,)).fetchone()
+        conn.execute("SAVEPOINT one")
+        conn.execute("UPDATE item SET status = 'pass', note = ?, rev = rev + 1, seq = 1, updated_at = ?, "
+                     "updated_by_id = 1 WHERE id = ?", (f"checked {n}", now, n))
+        conn.execute("INSERT INTO item_event (item_id, site_id, rev, base_rev, kind, changes, user_id, device_id, "
+                     "mutation_id, at) VALUES (?, 1, 2, 1, 'update', ?, 1, 'bench-phone', ?, ?)",
+                     (n, json.dumps({"status": ["todo", "pass"], "note": ["", f"checked {n}"]}), mutation_id, now))
+        conn.execute("INSERT INTO mutation VALUES (?, ?, 'item.update', 1, 1, 'bench-phone', 'applied', ?)",
+                     (mutation_id, "0" * 64, now))
+        conn.execute("RELEASE one")
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    conn.close()
+    return seconds
+
+
+class Statements:
+    """Counts the statements sent to the database (an executemany counts once): its round trips."""
+
+    def __init__(self, engine):
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self.seen)
+
+    def seen(self, *args) -> None:
+        self.count += 1
 
 
 def main() -> None:
@@ -62,7 +108,9 @@ def main() -> None:
         db.session.commit()
         token = accounts.create_token(db.session, "tech@bench.test")
         db.session.commit()
-        print(f"database: {db.engine.dialect.name}")
+        dialect = db.engine.dialect.name
+        print(f"database: {dialect}")
+        statements = Statements(db.engine)
         def create(name):
             made = sites.create_site(db.session, {
                 "name": name, "client": "Bench Ltd", "template": "big-move",
@@ -72,7 +120,7 @@ def main() -> None:
             db.session.commit()
             return made
 
-        site = measured("create a 2,000-item site from its template", lambda: create("Bench tower"),
+        site, _ = measured("create a 2,000-item site from its template", lambda: create("Bench tower"),
                         lambda: create("Bench annex"))
         site_id = site.id
         count = db.session.execute(select(func.count()).where(Item.site_id == site_id)).scalar_one()
@@ -86,7 +134,7 @@ def main() -> None:
         assert response.status_code == 200, response.get_json()
         return response.get_data()
 
-    raw = measured(f"bundle of the {count:,}-item site (GET)", get_bundle)
+    raw, _ = measured(f"bundle of the {count:,}-item site (GET)", get_bundle)
     bundle = json.loads(raw)
     print(f"{'':<44} {len(raw) / 1024:9.0f} KiB of JSON, {len(bundle['items']):,} items")
 
@@ -102,11 +150,15 @@ def main() -> None:
         assert response.status_code == 200, response.get_json()
         return response.get_json()
 
+    raw_floor = floor(workdir)
+    print(f"{'raw sqlite3 floor of 1,000 mutations':<44} {raw_floor * 1000:9.0f} ms   (look-up, savepoint, item "
+          "update, history row, mutation row each)")
     body, twin = batch(bundle["items"][:1000]), batch(bundle["items"][1000:2000])
-    first = measured("one sync of 1,000 mutations", lambda: sync(body), lambda: sync(twin))
+    first, seconds = measured("one sync of 1,000 mutations", lambda: sync(body), lambda: sync(twin))
     statuses = {a["status"] for a in first["acks"]}
     print(f"{'':<44} acks {sorted(statuses)}, {len(first['changes']):,} changes pulled back")
-    replay = measured("the same sync replayed", lambda: sync(body))
+    print(f"{'':<44} {seconds / raw_floor:9.1f} x the raw sqlite3 floor")
+    replay, _ = measured("the same sync replayed", lambda: sync(body))
     assert {a["status"] for a in replay["acks"]} == {"duplicate"}
     with app.app_context():
         print(f"{'':<44} after replays: {db.session.scalar(select(func.count()).select_from(Mutation)):,} mutations, "
@@ -115,6 +167,16 @@ def main() -> None:
     fresh = json.loads(get_bundle())["items"]
     small, small_twin = batch(fresh[:100]), batch(fresh[100:200])
     measured("one sync of 100 (the field app's batch)", lambda: sync(small), lambda: sync(small_twin))
+
+    fresh = json.loads(get_bundle())["items"]
+    for size, items in ((10, fresh[:10]), (1000, fresh[10:1010])):
+        body_of_size = batch(items)
+        statements.count = 0
+        start = time.perf_counter()
+        assert {a["status"] for a in sync(body_of_size)["acks"]} == {"applied"}
+        seconds = time.perf_counter() - start
+        print(f"{f'statements of a sync of {size:,} ({dialect})':<44} {statements.count:9}      "
+              f"({seconds * 1000:.0f} ms)")
 
     pull = {"device_id": "bench-phone-2", "cursor": bundle["cursor"], "mutations": []}
     measured("pull of those changes by a second phone", lambda: client.post("/api/sync", json=pull, headers=headers))
