@@ -352,3 +352,35 @@ def test_the_conformance_check_fails_on_a_field_or_a_type_the_description_does_n
     for wrong, words in ((hidden, "'csrf_token' was unexpected"), (retyped, "is not of type")):
         with pytest.raises(AssertionError, match=words):
             Conformance(wrong)(api["pm"].get("/api/me"), 200)
+
+
+# --------------------------------------------------------------------------- where the code breaks the contract
+# Each is written up in the findings (request, answer, cause, suggested fix); the fix is in a module others are
+# changing, so the test is expected to fail until it lands, and then says so.
+
+
+@pytest.mark.xfail(strict=True, reason="Contract v1.1 'One truth per item': bundle items carry no 'state' and "
+                                       "'reasons' yet (payloads.item_json; the states are only in the site's "
+                                       "stored readiness, by item id)")
+def test_every_bundle_item_carries_its_state_and_plain_reasons(api, bundle):
+    states = {"ready", "not_ready", "failed", "disputed", "na"}
+    for item in bundle["items"]:
+        assert item["state"] in states, item["id"]
+        assert all(isinstance(reason, str) for reason in item["reasons"]), item["id"]
+        assert (item["reasons"] == []) == (item["state"] == "ready"), item["id"]
+
+
+@pytest.mark.xfail(strict=True, reason="Contract v1.1: a client named in POST /api/sites matches an existing "
+                                       "client ignoring case; accounts.get_or_create_client compares the exact name")
+def test_a_client_named_in_another_case_is_the_same_client(api, site):
+    again = api["pm"].post("/api/sites", {"name": "Second clinic", "client": "  ACME   dental ",
+                                          "move_in": "2030-01-31", "template": "office-move"})
+    assert again.status_code == 201 and again.get_json()["client"] == site["client"]
+
+
+@pytest.mark.xfail(strict=True, reason="sites._rooms drops repeated rooms before cutting names to 120 characters, "
+                                       "so two names alike in their first 120 are both kept: one room listed twice")
+def test_room_names_alike_in_their_first_120_characters_are_one_room(api, conforms):
+    made = api["pm"].post("/api/sites", {"name": "Long rooms", "client": "Acme Dental", "move_in": "2030-01-31",
+                                         "template": "office-move", "rooms": ["R" * 130, "R" * 125]})
+    conforms(made, 201)

@@ -127,7 +127,7 @@ def schemas(template_keys: list[str]) -> dict:
                   "additionalProperties": {"oneOf": [obj({bound: NUMBER, "unit": STRING, "label": STRING})
                                                      for bound in ("min", "max")]}}
     site = {
-        "id": ID, "name": STRING, "client": STRING, "address": STRING, "move_in": DAY, "rooms": array(STRING),
+        "id": ID, "name": STRING, "client": STRING, "address": STRING, "move_in": DAY, "rooms": array(STRING, uniqueItems=True),
         "technicians": array(STRING, description="Emails of the technicians assigned."),
         "checklists": array(obj({"id": ID, "template": STRING, "version": whole(), "title": STRING})),
         "status": ref("Verdict"), "score": SCORE, "blockers": COUNT, "disputed": COUNT, "summary": STRING,
