@@ -33,7 +33,7 @@ from tests.conftest import _empty_tables
 
 pytestmark = pytest.mark.fuzz
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = 15  # per operation and per mode (valid, invalid): about 750 requests in all
+EXAMPLES = 25  # per operation and per mode (valid, invalid): about a thousand requests in all
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 # Operations whose failure is known and written up in the findings (the fix is in a module being changed by
