@@ -138,8 +138,8 @@ def main() -> None:
     bundle = json.loads(raw)
     print(f"{'':<44} {len(raw) / 1024:9.0f} KiB of JSON, {len(bundle['items']):,} items")
 
-    def batch(items):
-        return {"device_id": "bench-phone", "cursor": bundle["cursor"], "mutations": [
+    def batch(items, cursor=bundle["cursor"]):
+        return {"device_id": "bench-phone", "cursor": cursor, "mutations": [
             {"id": str(uuid.uuid4()), "type": "item.update", "item_id": item["id"], "base_rev": item["rev"],
              "set": {"status": "pass", "note": f"checked {n}",
                      **({"measurements": {"download_mbps": 250}} if item["thresholds"] else {})}}
@@ -168,9 +168,9 @@ def main() -> None:
     small, small_twin = batch(fresh[:100]), batch(fresh[100:200])
     measured("one sync of 100 (the field app's batch)", lambda: sync(small), lambda: sync(small_twin))
 
-    fresh = json.loads(get_bundle())["items"]
-    for size, items in ((10, fresh[:10]), (1000, fresh[10:1010])):
-        body_of_size = batch(items)
+    fresh = json.loads(get_bundle())
+    for size, items in ((10, fresh["items"][:10]), (1000, fresh["items"][10:1010])):
+        body_of_size = batch(items, fresh["cursor"])
         statements.count = 0
         start = time.perf_counter()
         assert {a["status"] for a in sync(body_of_size)["acks"]} == {"applied"}

@@ -5,7 +5,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -269,15 +269,16 @@ class Batch:
         # wait for the sync counter (every request of ours does, so this is a guard, not a path).
         savepoint = session.begin_nested()
         try:
-            session.execute(insert(Mutation), writes.mutations)
+            session.execute(insert(MUTATIONS), writes.mutations)
             if writes.items:
-                session.execute(update(Item), [
-                    {"id": item.id, "status": item.status, "note": item.note, "measurements": item.measurements,
-                     "due": item.due, "disputed": item.disputed, "rev": item.rev, "seq": next_seq(session),
+                seq = next_seq(session)
+                session.execute(update(ITEMS).where(ITEMS.c.id == bindparam("item_id")), [
+                    {"item_id": item.id, "status": item.status, "note": item.note, "measurements": item.measurements,
+                     "due": item.due, "disputed": item.disputed, "rev": item.rev, "seq": seq,
                      "updated_at": item.updated_at, "updated_by_id": item.updated_by_id}
                     for item in writes.items.values()])
             if writes.events:
-                session.execute(insert(ItemEvent), writes.events)
+                session.execute(insert(EVENTS), writes.events)
             savepoint.commit()
         except IntegrityError:
             savepoint.rollback()
@@ -292,6 +293,8 @@ class Batch:
         return {}
 
 
+# Written as plain tables (one executemany each), not through the ORM's bookkeeping for every row.
+ITEMS, EVENTS, MUTATIONS = Item.__table__, ItemEvent.__table__, Mutation.__table__
 DRAFT_COLUMNS = (Item.id, Item.site_id, Item.status, Item.note, Item.measurements, Item.due, Item.disputed,
                  Item.rev)
 SERVER_ERROR = "The server could not apply this change (the error was logged); nothing of it was stored."
