@@ -41,11 +41,13 @@ def bundle(session: Session, site: Site) -> dict:
     photos, assets = item_counts(session, [site.id])
     asset_rows = session.execute(select(Asset).where(Asset.site_id == site.id).order_by(Asset.tag)).scalars()
     photo_rows = session.execute(select(Photo).where(Photo.site_id == site.id).order_by(Photo.created_at)).scalars()
+    states = site.readiness.get("items", {})  # each item's state in the stored verdict
     return {
         "site": {**site_json(site), "readiness": site.readiness},
         "items": [
             item_json(item, photos.get(item.id, 0),
-                      assets.get((site.id, item.asset_kind, item.room), 0) if item.asset_kind else None)
+                      assets.get((site.id, item.asset_kind, item.room), 0) if item.asset_kind else None,
+                      states.get(str(item.id)))
             for item in items
         ],
         "assets": [asset_json(a) for a in asset_rows],
@@ -118,7 +120,7 @@ class Batch:
         self.who = (user.id, device_id)  # whose earlier changes are their own, not a conflict
         self.sites: dict[int, Site] = {}  # held here so the session keeps them loaded for the whole batch
         self.workable: dict[int, Site] = {}  # the sites the user was found to work on (asked once per site)
-        self.items: dict[int, Draft] = {}  # as read, before this batch changed them
+        self.locked: dict[int, Draft] = {}  # the batch's items as read under their row locks, before any change
         self.history: dict[int, list[items.Change]] = {}
         self.assets: dict[int, tuple[dict, int | None]] = {}  # applied at once, by position in the batch
         self.now = utcnow()
@@ -157,10 +159,10 @@ class Batch:
         if item_ids:
             rows = self.session.execute(select(*DRAFT_COLUMNS).where(Item.id.in_(item_ids)).order_by(Item.id)
                                         .with_for_update())
-            self.items = {row.id: Draft(*row) for row in rows}
-            site_ids |= {item.site_id for item in self.items.values()}
+            self.locked = {row.id: Draft(*row) for row in rows}
+            site_ids |= {item.site_id for item in self.locked.values()}
             stale = [item_id for item_id, rev in base_revs.items()
-                     if item_id in self.items and rev < self.items[item_id].rev]
+                     if item_id in self.locked and rev < self.locked[item_id].rev]
             if stale:
                 self.history = items.history(self.session, stale, min(base_revs[i] for i in stale))
         self.sites = {site.id: site for site in self.session.execute(
@@ -170,7 +172,7 @@ class Batch:
 
     def _pass(self, mutations: list, screened: list[Screened], seen: dict) -> tuple[list[dict], set[int], Writes]:
         recorded: dict[str, str] = {}  # id -> hash of the changes recorded earlier in this batch
-        drafts = {item_id: replace(item) for item_id, item in self.items.items()}
+        drafts = {item_id: replace(item) for item_id, item in self.locked.items()}
         history = {item_id: list(changes) for item_id, changes in self.history.items()}
         acks, touched, writes = [], set(), Writes()
         for index, (mutation, s) in enumerate(zip(mutations, screened, strict=True)):
