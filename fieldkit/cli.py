@@ -29,7 +29,9 @@ def prepare_for_first_run(app: Flask) -> None:
     with app.app_context():
         init_db()
         if db.session.execute(select(User.id).limit(1)).first() is None:
-            click.echo(demo.load(db.session, app.extensions["templates"]))
+            logins = demo.load(db.session, app.extensions["templates"])
+            db.session.commit()
+            click.echo(logins)
         else:
             click.echo("FieldKit on http://127.0.0.1:5000 (demo logins: see README).")
 
@@ -61,7 +63,9 @@ def init_app(app: Flask) -> None:
     def demo_command():
         """Load the demo client, sites and users (safe to run twice)."""
         init_db()
-        click.echo(demo.load(db.session, app.extensions["templates"]))
+        logins = demo.load(db.session, app.extensions["templates"])
+        db.session.commit()
+        click.echo(logins)
 
     @app.cli.command("create-user")
     @click.argument("email")

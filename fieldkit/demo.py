@@ -21,12 +21,11 @@ USERS = [
 
 
 def load(session: Session, templates: dict[str, Template], today: date | None = None) -> str:
-    """Create the demo users and sites unless they exist; return the logins to print."""
+    """Create the demo users and sites unless they exist (the caller commits); return the logins to print."""
     today = today or date.today()
     for email, role, name in USERS:
         if accounts.find_user(session, email) is None:
             accounts.create_user(session, email, role, PASSWORD, CLIENT if role == "client" else None, name)
-    session.commit()
     client = session.execute(select(Client).where(Client.name == CLIENT)).scalar_one()
     if not session.execute(select(Site.id).where(Site.client_id == client.id)).first():
         _sites(session, templates, today)
@@ -52,7 +51,6 @@ def _sites(session: Session, templates: dict[str, Template], today: date) -> Non
     _work(session, tech, server, lambda item: item.due is not None and item.due <= today)
     _one_failed_and_one_disputed(session, tech, tech2, move)
     _hardware(session, tech, move)
-    session.commit()  # the sync calls above leave committing to their caller
 
 
 def _work(session: Session, user, site: Site, done) -> None:

@@ -326,8 +326,9 @@ def _whole(value, name: str, required: bool = False) -> int | None:
         if required:
             raise ValidationError(f"'{name}' is required.", "missing_field")
         return None
-    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 12:
-        raise ValidationError(f"'{name}' must be a whole number.", f"bad_{name}")
+    if not (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12
+            and access.is_id(int(value))):
+        raise ValidationError(f"'{name}' must be a whole number from 1 to {access.MAX_ID:,}.", f"bad_{name}")
     return int(value)
 
 

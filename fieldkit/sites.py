@@ -80,9 +80,9 @@ def _rooms(value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(room, str) for room in value):
         raise ValidationError("'rooms' must be a list of room names.", "bad_type")
     rooms = []
-    for room in (" ".join(r.split()) for r in value):
+    for room in (" ".join(r.split())[:120] for r in value):
         if room and room.casefold() not in {r.casefold() for r in rooms}:
-            rooms.append(room[:120])
+            rooms.append(room)
     if len(rooms) > MAX_ROOMS:
         raise ValidationError(f"A site can have at most {MAX_ROOMS} rooms.", "too_many_rooms")
     return rooms or ["Whole office"]

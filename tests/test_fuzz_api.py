@@ -70,6 +70,7 @@ def live(schema, tmp_path_factory):
     with app.app_context():
         _empty_tables()
         demo.load(db.session, app.extensions["templates"])
+        db.session.commit()
         db.session.remove()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

@@ -359,9 +359,6 @@ def test_the_conformance_check_fails_on_a_field_or_a_type_the_description_does_n
 # changing, so the test is expected to fail until it lands, and then says so.
 
 
-@pytest.mark.xfail(strict=True, reason="Contract v1.1 'One truth per item': bundle items carry no 'state' and "
-                                       "'reasons' yet (payloads.item_json; the states are only in the site's "
-                                       "stored readiness, by item id)")
 def test_every_bundle_item_carries_its_state_and_plain_reasons(api, bundle):
     states = {"ready", "not_ready", "failed", "disputed", "na"}
     for item in bundle["items"]:
@@ -378,8 +375,6 @@ def test_a_client_named_in_another_case_is_the_same_client(api, site):
     assert again.status_code == 201 and again.get_json()["client"] == site["client"]
 
 
-@pytest.mark.xfail(strict=True, reason="sites._rooms drops repeated rooms before cutting names to 120 characters, "
-                                       "so two names alike in their first 120 are both kept: one room listed twice")
 def test_room_names_alike_in_their_first_120_characters_are_one_room(api, conforms):
     made = api["pm"].post("/api/sites", {"name": "Long rooms", "client": "Acme Dental", "move_in": "2030-01-31",
                                          "template": "office-move", "rooms": ["R" * 130, "R" * 125]})

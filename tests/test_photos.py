@@ -190,6 +190,8 @@ def test_an_upload_over_25_mib_answers_413_in_json(api, site):
 @pytest.mark.parametrize(("fields", "code"), [
     ({"id": "not-a-uuid"}, "bad_id"),
     ({"site_id": "x"}, "bad_site_id"),
+    ({"site_id": "2147483648"}, "bad_site_id"),  # past the id columns: a bad field, not a missing site
+    ({"item_id": "0"}, "bad_item_id"),
     ({"item_id": "999999"}, "bad_item_id"),
     ({"asset_id": str(uuid.uuid4())}, "bad_asset_id"),
     ({"captured_at": "yesterday"}, "bad_captured_at"),
