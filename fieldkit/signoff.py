@@ -346,9 +346,9 @@ def snapshot_of(row: Signoff) -> dict:
 def _mark_changes_after_signoff(session: Session, flush_context, instances) -> None:
     """Any change to a signed-off site's items, assets or photos marks the site as changed after sign-off,
     wherever the change is made (sync, dispute resolution, uploads, imports)."""
-    site_ids = {obj.site_id for obj in (*session.new, *session.dirty, *session.deleted)
-                if isinstance(obj, (Item, Asset, Photo)) and obj.site_id is not None
-                and (obj not in session.dirty or session.is_modified(obj))}
+    # session.dirty builds a fresh set on every access: read it once (a sync of 1,000 changes flushes 1,000 rows).
+    changed = [*session.new, *session.deleted, *(obj for obj in session.dirty if session.is_modified(obj))]
+    site_ids = {obj.site_id for obj in changed if isinstance(obj, (Item, Asset, Photo)) and obj.site_id is not None}
     if not site_ids:
         return
     with session.no_autoflush:
