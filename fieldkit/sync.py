@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from . import access, items
+from . import access, items, signoff
 from .db import next_seq, upsert
 from .errors import FieldKitError, NotFound, ValidationError, refuse_bad_text, text_problem
 from .inventory import apply_asset_upsert
@@ -288,6 +288,7 @@ class Batch:
             if not taken:
                 raise
             return taken
+        signoff.mark_changed(session, {item.site_id for item in writes.items.values()})
         for item_id in writes.items:  # a row the session loaded earlier (a demo, a test) is read again
             loaded = session.identity_map.get(session.identity_key(Item, item_id))
             if loaded is not None:

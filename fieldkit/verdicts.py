@@ -8,10 +8,10 @@ from collections import Counter as Tally
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, selectinload
 
 from . import notify, readiness
-from .models import Asset, Item, Photo, Site, utcnow
+from .models import Asset, Checklist, Item, Photo, Site, utcnow
 
 INSTALLED = ("installed", "verified")
 
@@ -32,8 +32,13 @@ def item_counts(session: Session, site_ids: list[int]) -> tuple[Tally, Tally]:
     return photos, assets
 
 
-def facts(site: Site, items: list[Item], photos: Tally, assets: Tally, today: date) -> tuple:
-    """The readiness engine's inputs for one site."""
+FACT_COLUMNS = (Item.id, Item.site_id, Item.title, Item.room, Item.category, Item.severity, Item.status, Item.note,
+                Item.measurements, Item.thresholds, Item.photos_required, Item.depends_on, Item.due, Item.disputed,
+                Item.client_text, Item.assets_required, Item.asset_kind, Item.updated_at)
+
+
+def facts(site: Site, items: list, photos: Tally, assets: Tally, today: date) -> tuple:
+    """The readiness engine's inputs for one site, from its items (Item rows, or rows of FACT_COLUMNS)."""
     checklist = site.checklists[0] if site.checklists else None
     last = max((item.updated_at for item in items), default=None)
     site_facts = readiness.SiteFacts(
@@ -63,10 +68,14 @@ def refresh(session: Session, sites: list[Site], today: date | None = None) -> d
     today = today or date.today()
     ids = [site.id for site in sites]
     session.flush()
-    by_site: dict[int, list[Item]] = {site_id: [] for site_id in ids}
-    for item in session.execute(select(Item).where(Item.site_id.in_(ids)).order_by(Item.position)).scalars():
+    by_site: dict[int, list] = {site_id: [] for site_id in ids}
+    # Plain rows of the columns the rules read: building 2,000 tracked Item objects would cost more than the rules.
+    for item in session.execute(select(*FACT_COLUMNS).where(Item.site_id.in_(ids)).order_by(Item.position)):
         by_site[item.site_id].append(item)
     photos, assets = item_counts(session, ids)
+    # The rules read each checklist's threshold and weights, never its frozen template (large, and read on its own).
+    session.execute(select(Site).where(Site.id.in_(ids)).options(
+        selectinload(Site.checklists).options(defer(Checklist.template)))).all()
     verdicts = {}
     for site in sites:
         verdict = readiness.assess(*facts(site, by_site[site.id], photos, assets, today))
