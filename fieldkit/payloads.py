@@ -26,7 +26,9 @@ def site_json(site: Site) -> dict:
     }
 
 
-def item_json(item: Item, photos: int | None = None, assets: int | None = None) -> dict:
+def item_json(item: Item, photos: int | None = None, assets: int | None = None, state: dict | None = None) -> dict:
+    """An item; in a bundle also its photo and asset counts and, from `state` (its entry in the stored verdict),
+    API.md's "state" word and "reasons" sentences."""
     data = {
         "id": item.id,
         "site_id": item.site_id,
@@ -46,6 +48,7 @@ def item_json(item: Item, photos: int | None = None, assets: int | None = None) 
         "rev": item.rev,
         "disputed": item.disputed,
         "asset_kind": item.asset_kind,
+        "assets_required": item.assets_required,
         "position": item.position,
         "updated_at": item.updated_at.isoformat(),
     }
@@ -53,7 +56,19 @@ def item_json(item: Item, photos: int | None = None, assets: int | None = None) 
         data["photos"] = photos
     if assets is not None:
         data["assets"] = assets
+    if state is not None:
+        data["state"] = state_word(state)
+        data["reasons"] = [reason["text"] for reason in state["reasons"]]
     return data
+
+
+def state_word(state: dict) -> str:
+    """ready, not_ready, failed, disputed or na, for an item's state as the stored verdict keeps it."""
+    if not state["applicable"]:
+        return "na"
+    if any(reason["kind"] == "disputed" for reason in state["reasons"]):
+        return "disputed"
+    return "failed" if state["failed"] else "ready" if state["ready"] else "not_ready"
 
 
 def asset_json(asset: Asset) -> dict:

@@ -140,9 +140,11 @@ def schemas(template_keys: list[str]) -> dict:
         "note": STRING, "measurements": measurements, "thresholds": thresholds, "photos_required": COUNT,
         "depends_on": array(ID, description="Ids of the items this one waits for."),
         "due": nullable(DAY), "room": nullable(STRING), "rev": REV, "disputed": BOOL,
-        "asset_kind": nullable(STRING), "position": COUNT, "updated_at": MOMENT,
+        "asset_kind": nullable(STRING), "assets_required": COUNT, "position": COUNT, "updated_at": MOMENT,
     }, {"photos": {**COUNT, "description": "Photos it has (in a bundle)."},
-        "assets": {**COUNT, "description": "Assets it has (in a bundle, when it counts assets)."}})
+        "assets": {**COUNT, "description": "Assets it has (in a bundle, when it counts assets)."},
+        "state": {"enum": ["ready", "not_ready", "failed", "disputed", "na"], "description": "In a bundle."},
+        "reasons": array(STRING, description="In a bundle: why it is not ready, in plain sentences.")})
     asset = {"id": UUID, "site_id": ID, "tag": STRING, "kind": {"enum": list(checklists.ASSET_KINDS)},
              "make": STRING, "model": STRING, "serial": STRING, "mac": STRING, "room": STRING,
              "status": {"enum": list(ASSET_STATUSES)}, "item_id": nullable(ID), "rev": REV}

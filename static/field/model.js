@@ -1,11 +1,12 @@
 // What the screens show: the server's state from IndexedDB with this phone's waiting changes on top,
-// and the checks a technician sees on the spot (thresholds, photos, dependencies).
+// and each item's readiness: the server's while the phone agrees with it, else the same rules run here.
+import { INSTALLED, agreed, checkMeasurement, itemStates } from "./rules.js";
 import * as store from "./store.js";
+import { day, plural } from "./ui.js";
 
 export const ASSET_KINDS = ["switch", "firewall", "router", "ap", "printer", "workstation", "laptop", "phone",
   "badge-reader", "ups", "server", "nas", "display", "camera", "other"];
 export const ASSET_STATUSES = ["ordered", "received", "installed", "verified"];
-const DONE = new Set(["pass", "na"]);
 
 function applySet(target, set) {
   for (const [name, value] of Object.entries(set || {})) {
@@ -77,30 +78,55 @@ export function thresholdText(rule) {
 
 // Why a reading does not meet its threshold, or "" when it does (or nothing was measured yet).
 export function readingProblem(value, rule) {
-  if (value === undefined || value === null || value === "") return "";
-  const reading = Number(value);
-  if (!Number.isFinite(reading)) return "not a number";
-  if (rule.min !== undefined && rule.min !== null && reading < rule.min) return `below the ${unitText(rule, rule.min)} required`;
-  if (rule.max !== undefined && rule.max !== null && reading > rule.max) return `above the ${unitText(rule, rule.max)} allowed`;
-  return "";
+  const found = checkMeasurement(value, rule);
+  if (!found || found.kind === "missing" || found.kind === "limit") return "";
+  if (found.kind === "invalid") return "not a number";
+  return found.bound === "min" ? `below the ${unitText(rule, found.limit)} required` : `above the ${unitText(rule, found.limit)} allowed`;
 }
 
 export function photosFor(photos, key, id) {
   return photos.filter((p) => p[key] === id).sort((a, b) => (a.captured_at || "").localeCompare(b.captured_at || ""));
 }
 
-// What still stands between an item and "ready", as the phone knows it.
-export function itemChecks(item, itemsById, photos) {
-  const thresholds = Object.entries(item.thresholds || {});
-  const outOfRange = thresholds.filter(([name, rule]) => readingProblem(item.measurements?.[name], rule));
-  const unmeasured = thresholds.filter(([name]) => item.measurements?.[name] === undefined);
-  const present = photosFor(photos, "item_id", item.id).length;
-  const waitingFor = (item.depends_on || []).map((id) => itemsById.get(id)).filter((dep) => dep && !DONE.has(dep.status));
-  return { outOfRange, unmeasured, present, photosMissing: Math.max(0, item.photos_required - present), waitingFor };
+const isoDay = (date) => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
+
+// Each item's readiness by id, as this phone knows the site: its photos (kept or sent) and installed assets.
+export function siteStates(site, items, photos, assets) {
+  const installed = assets.filter((a) => INSTALLED.includes(a.status));
+  const counts = (item) => ({
+    photos: photos.filter((p) => p.item_id === item.id).length,
+    assets: item.asset_kind ? installed.filter((a) => a.kind === item.asset_kind && (!item.room || a.room === item.room)).length : 0,
+  });
+  const local = itemStates(items, counts, isoDay(new Date()), site.move_in);
+  const server = (site.readiness && site.readiness.items) || {};
+  return new Map([...local].map(([id, state]) => [id, agreed(state, server[id])]));
 }
 
-export function progress(items) {
-  const applicable = items.filter((i) => i.status !== "na");
-  return { done: applicable.filter((i) => i.status === "pass").length, total: applicable.length,
-    failed: items.filter((i) => i.status === "fail").length, disputed: items.filter((i) => i.disputed).length };
+// A reason in words: the server's while the phone agrees with it, else the phone's own short ones.
+export function reasonText(reason, item, byId) {
+  if (reason.text) return reason.text;
+  const label = (name) => (item.thresholds[name] && item.thresholds[name].label) || name;
+  const title = (id) => { const dep = byId.get(id); return dep ? `${dep.title}${dep.room ? ` (${dep.room})` : ""}` : "another item"; };
+  switch (reason.kind) {
+    case "not_passed": return item.status === "na" ? "marked not applicable, but that is disputed" : "not checked yet";
+    case "failed": return "marked as failed";
+    case "out_of_range": return `${label(reason.name)} is out of threshold`;
+    case "unmeasured": return `${label(reason.name)} is not measured yet`;
+    case "photos_missing": return `${plural(reason.count, "more photo")} needed`;
+    case "assets_missing": return `${plural(reason.count, "more device")} to install`;
+    case "disputed": return "disputed: two technicians disagree";
+    case "in_cycle": return "part of a dependency loop in the checklist";
+    case "waiting_for": return `waiting for: ${reason.ids.map(title).join(", ")}`;
+    case "overdue": return `overdue since ${day(item.due)}`;
+    case "after_move_in": return `due ${day(item.due)}, after move-in`;
+    default: return reason.kind;
+  }
+}
+
+export const reasonOf = (state, kind) => state.reasons.find((r) => r.kind === kind);
+
+export function progress(items, states) {
+  const mine = items.map((i) => states.get(i.id)).filter(Boolean);
+  return { done: mine.filter((s) => s.ready).length, total: mine.filter((s) => s.applicable).length,
+    failed: mine.filter((s) => s.failed).length, disputed: items.filter((i) => i.disputed).length };
 }

@@ -1,20 +1,23 @@
 // Screens for checklist work: my sites, a site by category or by room, and one item.
 import * as store from "./store.js";
 import * as sync from "./sync.js";
-import { itemChecks, loadSite, overlayItems, photosFor, progress, readingProblem, thresholdText } from "./model.js";
+import { loadSite, overlayAssets, overlayItems, photosFor, progress, readingProblem, reasonOf, reasonText, siteStates,
+  thresholdText } from "./model.js";
 import { capture, photoButton, thumbnails } from "./photos.js";
-import { STATUS, ago, day, daysTo, html, plural, verdict } from "./ui.js";
+import { ago, day, daysTo, html, plural, statusLabel, verdict } from "./ui.js";
 
 const opened = new Set(); // which groups are open, so a re-render after a sync does not fold them
 
 export async function mySites(_, app) {
-  const [sites, outbox, items, photos] = await Promise.all([store.all("sites"), store.all("outbox"), store.all("items"),
-    store.all("photos")]);
+  const [sites, outbox, items, photos, assets] = await Promise.all([store.all("sites"), store.all("outbox"),
+    store.all("items"), store.all("photos"), store.all("assets")]);
   const visible = sites.filter((s) => !s.gone || outbox.some((r) => r.site_id === s.id))
     .sort((a, b) => (a.move_in || "").localeCompare(b.move_in || ""));
   const cards = visible.map((site) => {
     const changes = outbox.filter((r) => r.site_id === site.id);
-    const p = progress(overlayItems(items.filter((i) => i.site_id === site.id), changes)); // as the site screen counts
+    const mine = overlayItems(items.filter((i) => i.site_id === site.id), changes); // as the site screen counts
+    const p = progress(mine, siteStates(site, mine, photos.filter((ph) => ph.site_id === site.id),
+      overlayAssets(assets.filter((a) => a.site_id === site.id), changes, site.id)));
     const waiting = changes.length + photos.filter((ph) => ph.blob && ph.site_id === site.id).length;
     return html`<li><a class="card site-card status-${(site.status || "").toLowerCase()}" href="/field/sites/${site.id}">
       <span class="site-card-head">${verdict(site.status)}<b class="site-name">${site.name}</b></span>
@@ -41,17 +44,18 @@ export async function mySites(_, app) {
   };
 }
 
-function itemRow(item, checks) {
+function itemRow(item, state) {
   const flags = [];
+  const photos = reasonOf(state, "photos_missing");
+  const waiting = reasonOf(state, "waiting_for");
   if (item.room) flags.push(html`<span class="room">${item.room}</span>`);
   if (item.severity === "blocker") flags.push(html`<span class="sev">blocker</span>`);
-  if (checks.outOfRange.length) flags.push(html`<span class="bad">out of threshold</span>`);
-  if (item.status === "pass" && checks.photosMissing) flags.push(html`<span class="warn">${plural(checks.photosMissing, "photo")} missing</span>`);
-  if (checks.waitingFor.length && item.status !== "na") flags.push(html`<span class="muted">waiting for ${checks.waitingFor.length}</span>`);
+  if (reasonOf(state, "out_of_range")) flags.push(html`<span class="bad">out of threshold</span>`);
+  if (item.status === "pass" && photos) flags.push(html`<span class="warn">${plural(photos.count, "photo")} missing</span>`);
+  if (waiting) flags.push(html`<span class="muted">waiting for ${waiting.ids.length}</span>`);
   if (item.pending) flags.push(html`<span class="pending">${item.attention ? "needs attention" : "not synced"}</span>`);
-  const label = item.disputed ? "disputed" : STATUS[item.status];
   return html`<li><a class="row" href="/field/sites/${item.site_id}/items/${item.id}">
-    <span class="status status-${item.status}${item.disputed ? " status-disputed" : ""}">${label}</span>
+    <span class="status status-${item.status}${item.disputed ? " status-disputed" : ""}">${statusLabel(item.status, item.disputed)}</span>
     <span class="row-body"><span class="row-title">${item.title}</span>
       ${flags.length ? html`<span class="row-flags">${flags}</span>` : ""}</span></a></li>`;
 }
@@ -74,23 +78,23 @@ export async function siteOverview({ siteId }, app) {
   }
   const { site, items, assets, photos } = data;
   const by = new URLSearchParams(location.search).get("by") === "room" ? "room" : "category";
-  const byId = new Map(items.map((i) => [i.id, i]));
+  const states = siteStates(site, items, photos, assets);
   const groups = new Map();
   for (const item of items) {
     const key = by === "room" ? item.room || "Whole site" : item.category;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(item);
   }
-  const p = progress(items);
+  const p = progress(items, states);
   const waiting = items.reduce((n, i) => n + (i.pending || 0), 0);
   const sections = [...groups].map(([name, members]) => {
-    const g = progress(members);
+    const g = progress(members, states);
     const key = `${site.id}:${by}:${name}`;
     const open = opened.has(key) || groups.size <= 2;
     return html`<details class="card group" data-group="${key}" ${open ? "open" : ""}>
       <summary><span class="group-name">${name}</span>
         <span class="group-count">${g.done}/${g.total}${g.failed ? html` · <b class="bad">${g.failed} failed</b>` : ""}</span></summary>
-      <ul class="rows">${members.map((item) => itemRow(item, itemChecks(item, byId, photos)))}</ul></details>`;
+      <ul class="rows">${members.map((item) => itemRow(item, states.get(item.id)))}</ul></details>`;
   });
   const tab = (value, label) => html`<a class="tab" href="/field/sites/${site.id}${value === "room" ? "?by=room" : ""}"
     ${by === value ? html`aria-current="page"` : ""}>${label}</a>`;
@@ -126,12 +130,22 @@ function measurementField(item, name, rule) {
   </div>`;
 }
 
+// Whether the item counts as ready and, if not, every reason: the server's words while the phone agrees with it.
+function readinessNow(item, state, byId) {
+  if (!state.applicable) return "";
+  if (state.ready) return html`<p class="readiness-now ready"><b>Ready:</b> it counts towards go-live.</p>`;
+  return html`<section class="card readiness-now" aria-labelledby="why-h"><h2 id="why-h">Not ready yet</h2>
+    <ul class="reasons">${state.reasons.map((reason) => html`<li>${reasonText(reason, item, byId)}</li>`)}</ul>
+    <p class="muted small">${state.server ? "As the server worked it out at the last sync." : "As this phone works it out, changes not synced included."}</p></section>`;
+}
+
 export async function itemScreen({ siteId, itemId }, app) {
   const data = await loadSite(Number(siteId));
   const item = data && data.items.find((i) => i.id === Number(itemId));
   if (!item) return { title: "Item", html: html`<section class="card"><h1>Not on this phone</h1><p>This item is not in the sites stored here.</p><a class="button" href="/field/">My sites</a></section>` };
   const byId = new Map(data.items.map((i) => [i.id, i]));
-  const checks = itemChecks(item, byId, data.photos);
+  const state = siteStates(data.site, data.items, data.photos, data.assets).get(item.id);
+  const waitingFor = (reasonOf(state, "waiting_for")?.ids || []).map((id) => byId.get(id));
   const index = data.items.indexOf(item);
   const next = data.items[index + 1];
   const previous = data.items[index - 1];
@@ -159,20 +173,21 @@ export async function itemScreen({ siteId, itemId }, app) {
         ${item.due ? html`<span class="chip">due ${day(item.due)}</span>` : ""}</p>
       ${item.disputed ? html`<p class="flash flash-dispute" role="alert"><b>Disputed.</b> Two people reported different results for this item. It does not count as ready until a project manager decides on the site page.</p>` : ""}
       ${item.attention ? html`<p class="flash flash-error" role="alert"><b>Needs attention:</b> the server refused a change: ${item.attention.message.replace(/\.$/, "")}. <a href="/field/changes">See waiting changes</a></p>` : ""}
-      <p class="status-now">Now: <span class="status status-${item.status}">${STATUS[item.status]}</span>
+      <p class="status-now">Now: <span class="status status-${item.status}">${statusLabel(item.status)}</span>
         ${item.pending ? html`<span class="pending">saved on this phone, not synced yet</span>` : ""}</p>
       <div class="big-buttons" role="group" aria-label="Result">${button("pass", "Pass")}${button("fail", "Fail")}${button("na", "N/A")}</div>
       ${item.status === "fail" && !item.note ? html`<p class="hint">Say what is wrong in the note, so the next person knows.</p>` : ""}
-      ${item.status === "pass" && checks.outOfRange.length ? html`<p class="field-error">Counts as failed: a reading is out of threshold.</p>` : ""}
-      ${checks.waitingFor.length ? html`<p class="waiting"><b>Waiting for:</b> ${checks.waitingFor.map((dep, i) => html`${i ? ", " : ""}<a href="/field/sites/${dep.site_id}/items/${dep.id}">${dep.title}${dep.room ? ` (${dep.room})` : ""}</a> <span class="muted">(${STATUS[dep.status]})</span>`)}</p>` : ""}
+      ${item.status === "pass" && reasonOf(state, "out_of_range") ? html`<p class="field-error">Counts as failed: a reading is out of threshold.</p>` : ""}
+      ${waitingFor.length ? html`<p class="waiting"><b>Waiting for:</b> ${waitingFor.map((dep, i) => html`${i ? ", " : ""}<a href="/field/sites/${dep.site_id}/items/${dep.id}">${dep.title}${dep.room ? ` (${dep.room})` : ""}</a> <span class="muted">(${statusLabel(dep.status, dep.disputed)})</span>`)}</p>` : ""}
+      ${readinessNow(item, state, byId)}
       ${Object.keys(item.thresholds || {}).length ? html`<section class="card"><h2>Measurements</h2>
         ${Object.entries(item.thresholds).map(([name, rule]) => measurementField(item, name, rule))}</section>` : ""}
       <section class="card"><h2><label for="note">Note</label></h2>
         <textarea id="note" data-change="note" maxlength="5000" placeholder="What you found, what is missing, who to chase">${item.note}</textarea>
         <p class="field-error" id="note-error" hidden></p>
         <button type="button" class="button" data-action="note">Save note</button></section>
-      <section class="card"><h2>Photos <span class="count ${checks.photosMissing ? "warn" : ""}">${item.photos_required
-          ? `${checks.present} of ${item.photos_required} required` : `${checks.present} · none required`}</span></h2>
+      <section class="card"><h2>Photos <span class="count ${reasonOf(state, "photos_missing") ? "warn" : ""}">${item.photos_required
+          ? `${photos.length} of ${item.photos_required} required` : `${photos.length} · none required`}</span></h2>
         ${thumbnails(photos)}${photoButton()}</section>
       ${item.guidance ? html`<details class="card more" open><summary>How to check</summary><p>${item.guidance}</p></details>` : ""}
       <nav class="pager">${previous ? html`<a class="button" href="/field/sites/${item.site_id}/items/${previous.id}">← Previous</a>` : html`<span></span>`}

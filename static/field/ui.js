@@ -1,4 +1,6 @@
 // Small helpers for screens: escaped HTML templates, dates and times in words, and a confirm dialog.
+import { STATUS_LABELS, VERDICT_LABELS } from "./rules.js";
+
 class Raw {
   constructor(text) { this.text = text; }
   toString() { return this.text; }
@@ -45,11 +47,11 @@ export function bytes(n) {
   return `${(n / 1024 ** i).toFixed(i > 1 ? 1 : 0)} ${units[i]}`;
 }
 
-export const VERDICT = { GO: "Go", AT_RISK: "At risk", NO_GO: "No go" };
-export const STATUS = { todo: "to do", pass: "pass", fail: "fail", na: "n/a" };
+// The server's label tables (rules.js): "Go", "At risk", "No go"; "to do", "pass", "fail", "n/a".
+export const statusLabel = (status, disputed = false) => (disputed ? "disputed" : STATUS_LABELS[status] || status);
 
 export const verdict = (status) =>
-  html`<span class="verdict verdict-${(status || "at_risk").toLowerCase()}">${VERDICT[status] || status}</span>`;
+  html`<span class="verdict verdict-${(status || "at_risk").toLowerCase()}">${VERDICT_LABELS[status] ? VERDICT_LABELS[status].short : status}</span>`;
 
 // A confirm dialog in the page (a native confirm() cannot say which button does what).
 export function ask(text, yes = "OK", no = "Cancel") {
