@@ -52,6 +52,7 @@ from urllib3.util import parse_url
 from .dates import day, move_in_sentence
 from .errors import ValidationError
 from .models import Site, WebhookDelivery
+from .wording import verdict_label
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 LEASE = timedelta(minutes=2)  # longer than any send can take: a claimed row is not due again before then
 URL_LIMIT = 2000
 BATCH = 20
-LABELS = {"GO": "ready to go live", "AT_RISK": "at risk", "NO_GO": "not ready to go live"}
-SHORT = {"GO": "Go", "AT_RISK": "At risk", "NO_GO": "No go"}
 
 
 PRINTABLE = re.compile(r"[!-~]+")  # ASCII without space: no control, format or look-alike characters
@@ -231,8 +230,8 @@ def message(site: Site, event_name: str, old_status: str | None, verdict, newly_
     """The JSON body (before the link is added at send time): `text` for Slack/Teams, fields for scripts."""
     name = f"{site.name} ({site.client.name})"
     if event_name == "verdict_changed":
-        head = (f"{name} is now {LABELS.get(verdict.status, verdict.status)}"
-                f" (was {LABELS.get(old_status, old_status or 'unknown')}).")
+        head = (f"{name} is now {verdict_label(verdict.status, 'long').lower()}"
+                f" (was {verdict_label(old_status or 'unknown', 'long').lower()}).")
     else:
         head = f"{name}: a critical item failed its check."
     lines = [head, f"Readiness score {verdict.score}/100, move-in {site.move_in.isoformat()}."]
@@ -467,10 +466,6 @@ class Worker:
 # --------------------------------------------------------------------------- status update for people
 
 
-def _day(value: date) -> str:
-    return day(value, weekday=True)
-
-
 def status_update(*, name: str, client: str, move_in: date, today: date, readiness: dict,
                   signed_off_at: date | None = None, changed_after_signoff: bool = False,
                   signoff_url: str = "", handover_url: str = "") -> str:
@@ -480,17 +475,17 @@ def status_update(*, name: str, client: str, move_in: date, today: date, readine
     score = readiness.get("score", 0)
     reasons = list(readiness.get("reasons") or [])
     blockers = list(readiness.get("blockers") or [])
-    when = move_in_sentence(move_in, today, _day(move_in))
+    when = move_in_sentence(move_in, today, day(move_in, weekday=True))
     standing = {
         "GO": "Ready to go live: every critical item is done and checked.",
         "AT_RISK": "At risk: the work is on track in places, but it is not yet certain the office will be "
                    "technically ready on the day.",
         "NO_GO": "Not ready to go live: as things stand, the office will not be technically ready on the day.",
     }.get(status, f"Status: {status}.")
-    lines = [f"Status update: {name} ({client}), {_day(today)}", "", "Where the project stands",
+    lines = [f"Status update: {name} ({client}), {day(today, weekday=True)}", "", "Where the project stands",
              f"{standing} {when} Readiness score: {score} out of 100."]
     if signed_off_at:
-        lines.append(f"The client signed off on {_day(signed_off_at)}."
+        lines.append(f"The client signed off on {day(signed_off_at, weekday=True)}."
                      + (" Changes were made after that sign-off." if changed_after_signoff else ""))
 
     lines += ["", "What is at risk"]
@@ -508,12 +503,12 @@ def status_update(*, name: str, client: str, move_in: date, today: date, readine
                      + (f" The handover pack is here: {handover_url}" if handover_url else ""))
     elif status == "NO_GO":
         count = len(blockers)
-        lines.append(f"- A decision: keep the move-in date of {_day(move_in)} and accept that "
+        lines.append(f"- A decision: keep the move-in date of {day(move_in, weekday=True)} and accept that "
                      f"{count} critical item{'' if count == 1 else 's'} may not be ready, or move the date.")
         lines.append("- Help with anything that waits on your landlord, building management or suppliers.")
     elif status == "AT_RISK":
         lines.append("- No decision yet. We will ask you to decide on the date if the critical items are not "
-                     f"done by {_day(move_in - timedelta(days=3))}.")
+                     f"done by {day(move_in - timedelta(days=3), weekday=True)}.")
         lines.append("- Keep the office accessible to our technicians and suppliers until move-in.")
     else:
         lines.append("- At move-in, review any open items and sign off the handover on a phone or tablet"
