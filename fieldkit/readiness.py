@@ -11,7 +11,7 @@ and any doubt makes the verdict the worse one.
 """
 
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
@@ -349,8 +349,10 @@ def _reasons(ev: _Eval, evals: dict[int, _Eval], site: SiteFacts) -> tuple[Reaso
     elif item.status == "na":
         # Only a disputed "na" gets here: the dispute keeps it in the count.
         found.append(Reason("not_passed", wording.disputed_not_applicable()))
-    found += [Reason("out_of_range", message, name=name) for name, message in ev.out_of_range]
-    found += [Reason("unmeasured", message, name=name) for name, message in ev.unmeasured]
+    for name, message in ev.out_of_range:
+        found.append(Reason("out_of_range", message, name=name))
+    for name, message in ev.unmeasured:
+        found.append(Reason("unmeasured", message, name=name))
     if ev.photos_missing:
         found.append(Reason("photos_missing", wording.needs(item.photos_required, item.photos, "photo"),
                             count=ev.photos_missing))
@@ -371,11 +373,19 @@ def _reasons(ev: _Eval, evals: dict[int, _Eval], site: SiteFacts) -> tuple[Reaso
     return tuple(found)
 
 
-def _weighted_score(members: list[_Eval]) -> int:
-    applicable = sum((ev.weight for ev in members if ev.applicable), Fraction(0))
-    ready = sum((ev.weight for ev in members if ev.ready), Fraction(0))
+def _total(members: list[_Eval]) -> Fraction:
+    # One weight per severity: multiplying the counts is exact and far cheaper than adding thousands of fractions.
+    weight = {ev.item.severity: ev.weight for ev in members}
+    return sum((weight[severity] * count for severity, count in Counter(ev.item.severity for ev in members).items()),
+               Fraction(0))
+
+
+def _weighted_score(members: list[_Eval]) -> tuple[int, Fraction]:
+    """(score, weight of the applicable items); the score is 0 when nothing applicable weighs anything."""
+    applicable = _total([ev for ev in members if ev.applicable])
+    ready = _total([ev for ev in members if ev.ready])
     # Floor, never round: 89.9 must not become a GO at 90.
-    return 0 if applicable <= 0 else int(ready * 100 // applicable)
+    return (0 if applicable <= 0 else int(ready * 100 // applicable)), applicable
 
 
 def _categories(evals: list[_Eval]) -> dict[str, dict]:
@@ -384,7 +394,7 @@ def _categories(evals: list[_Eval]) -> dict[str, dict]:
         by_name.setdefault(ev.item.category, []).append(ev)
     return {
         name: {"ready": sum(ev.ready for ev in members), "applicable": sum(ev.applicable for ev in members),
-               "score": _weighted_score(members), "failed": sum(ev.failed for ev in members),
+               "score": _weighted_score(members)[0], "failed": sum(ev.failed for ev in members),
                "disputed": sum(ev.item.disputed for ev in members)}
         for name, members in sorted(by_name.items(), key=lambda pair: (str(pair[0]).casefold(), str(pair[0])))
     }
@@ -487,8 +497,8 @@ def assess(site: SiteFacts, items: list[ItemFacts]) -> Verdict:
 
     # 2. The score and the facts the verdict rests on.
     everything = list(evals.values())
-    score = _weighted_score(everything)
-    no_data = sum((ev.weight for ev in everything if ev.applicable), Fraction(0)) <= 0
+    score, applicable_weight = _weighted_score(everything)
+    no_data = applicable_weight <= 0
     disputed = sum(ev.item.disputed for ev in everything)
     overdue = sum(ev.overdue(site) for ev in everything)
     stale_days = (site.today - site.last_evidence).days if site.last_evidence else 0
