@@ -203,7 +203,7 @@ def reschedule(site_id: int, item_id: int):
             flash(exc.message, "error")
         else:
             db.session.commit()
-            flash(f"Date moved to {form.due.data:%-d %b}. Readiness is updated.", "ok")
+            flash(f"Date moved to {dates.day(form.due.data, year=date.today().year)}. Readiness is updated.", "ok")
     return redirect(url_for("pages.site", site_id=site_id) + "#schedule")
 
 
