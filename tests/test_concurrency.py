@@ -2,17 +2,11 @@
 suite's database (a SQLite file, or PostgreSQL when DATABASE_URL says so): nobody gets a 5xx, nothing is
 applied twice, and sign-offs keep their version order."""
 import json
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -24,55 +18,23 @@ from sqlalchemy.exc import OperationalError
 from fieldkit import inventory, photos, sync
 from fieldkit.db import db, next_seq
 from fieldkit.models import Asset, AssetEvent, Item, ItemEvent, LoginSession, Mutation, Photo, Signoff, utcnow
+from tests import servers
 from tests.conftest import PASSWORD, login, update
 from tests.evidence import encoded, photo_like, upload, upsert
 from tests.test_signoff import SIGNATURE
 
-ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 5  # how long everyone works at once
 ROUNDS = 40  # and at most this many requests per person, so a fast machine stops early too
 TIMEOUT = 30
 CHANGES = 10  # per item in each batch
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.fixture
 def gunicorn(app, schema, tmp_path):
     """The real app under `gunicorn -w 2 --threads 4` on the test database; always stopped at the end."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "gunicorn.log"
-    env = {**os.environ, "DATABASE_URL": schema, "SECRET_KEY": "concurrency-test-secret",
-           "FIELDKIT_PHOTO_DIR": str(tmp_path / "photos"), "FIELDKIT_BASE_URL": url}
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
-             "--graceful-timeout", "5", "app:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, "gunicorn stopped:\n" + log_path.read_text()
-            try:
-                if requests.get(url + "/login", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or still loading the app
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not answer:\n" + log_path.read_text()
-            time.sleep(0.2)
-        yield url, log_path
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    with servers.gunicorn(schema, tmp_path, workers=2, ready_path="/login", secret="concurrency-test-secret") as live:
+        yield live
 
 
 @pytest.fixture

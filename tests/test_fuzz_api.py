@@ -4,14 +4,7 @@ answer may be a 5xx or differ from the description (status, content type, header
 
 Bounded and derandomized, so CI repeats the same requests; deselect with `-m "not fuzz"`.
 """
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
@@ -29,10 +22,10 @@ from schemathesis.specs.openapi.checks import (
 from fieldkit import accounts, create_app, demo
 from fieldkit.db import db
 from fieldkit.web import openapi
+from tests import servers
 from tests.conftest import _empty_tables
 
 pytestmark = pytest.mark.fuzz
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = 25  # per operation and per mode (valid, invalid): about a thousand requests in all
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
@@ -56,11 +49,6 @@ class Live:
         return token
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def live(schema, tmp_path_factory):
@@ -72,36 +60,11 @@ def live(schema, tmp_path_factory):
         demo.load(db.session, app.extensions["templates"])
         db.session.commit()
         db.session.remove()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = folder / "gunicorn.log"
-    env = {**os.environ, "DATABASE_URL": schema, "SECRET_KEY": "fuzz-test-secret",
-           "FIELDKIT_PHOTO_DIR": str(folder / "photos"), "FIELDKIT_BASE_URL": url}
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4", "-b", f"127.0.0.1:{port}",
-             "--graceful-timeout", "5", "app:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, "gunicorn stopped:\n" + log_path.read_text()
-            try:
-                if requests.get(url + "/api/openapi.json", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not answer:\n" + log_path.read_text()
-            time.sleep(0.2)
-        with requests.Session() as http:
+        with servers.gunicorn(schema, folder, workers=1, ready_path="/api/openapi.json",
+                              secret="fuzz-test-secret") as (url, _), requests.Session() as http:
             yield Live(url, app, schemathesis.openapi.from_url(url + "/api/openapi.json"), http)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
         with app.app_context():
             db.engine.dispose()
 
