@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from .errors import TemplateError
+from .readiness import kahn_order
 
 SEVERITIES = ("blocker", "major", "minor")
 ASSET_KINDS = ("switch", "firewall", "router", "ap", "printer", "workstation", "laptop", "phone",
@@ -160,27 +161,17 @@ def _check_fields(data: dict, allowed: dict, fail, item) -> None:
 
 
 def _check_acyclic(items: list[ItemSpec], fail) -> None:
-    """Refuse a dependency cycle, naming it. Iterative (Kahn's order), so a long chain loads like a short one."""
+    """Refuse a dependency cycle, naming it (a long chain loads like a short one: see readiness.kahn_order)."""
     deps = {spec.key: tuple(dict.fromkeys(spec.depends_on)) for spec in items}
-    waiting = {key: len(targets) for key, targets in deps.items()}
-    dependents: dict[str, list[str]] = {key: [] for key in deps}
-    for key, targets in deps.items():
-        for dep in targets:
-            dependents[dep].append(key)
-    ready = [key for key, count in waiting.items() if count == 0]
-    while ready:
-        for dependent in dependents[ready.pop()]:
-            waiting[dependent] -= 1
-            if waiting[dependent] == 0:
-                ready.append(dependent)
-    left = [spec.key for spec in items if waiting[spec.key]]
+    _, left = kahn_order(deps)
     if not left:
         return
     # Every item left waits for another one left, so walking from the first one must come back round.
+    stuck = set(left)
     path, key = [], left[0]
     while key not in path:
         path.append(key)
-        key = next(dep for dep in deps[key] if waiting[dep])
+        key = next(dep for dep in deps[key] if dep in stuck)
     fail("dependency cycle: " + " -> ".join([*path[path.index(key):], key]), key)
 
 
