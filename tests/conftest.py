@@ -48,6 +48,15 @@ def app(schema, tmp_path):
 
 
 @pytest.fixture
+def look(app):
+    """look(lambda session: ...): read the database as it is now, outside any request."""
+    def run(query):
+        with app.app_context():
+            return query(db.session)
+    return run
+
+
+@pytest.fixture
 def ctx(app):
     """An app context for tests that call domain functions directly."""
     with app.app_context():

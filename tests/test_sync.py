@@ -7,22 +7,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from fieldkit import sync
-from fieldkit.db import db
 from fieldkit.models import DeviceSync, Item, ItemEvent, Mutation
 from tests.conftest import login, update
 
 
 def by_key(bundle, key, room=None):
     return next(i for i in bundle["items"] if i["key"] == key and i["room"] == room)
-
-
-@pytest.fixture
-def look(app):
-    """look(lambda session: ...): read the database as it is now, outside any request."""
-    def run(query):
-        with app.app_context():
-            return query(db.session)
-    return run
 
 
 @pytest.fixture

@@ -25,14 +25,6 @@ def big_site(api):
 
 
 @pytest.fixture
-def look(app):
-    def run(query):
-        with app.app_context():
-            return query(db.session)
-    return run
-
-
-@pytest.fixture
 def statements(app):
     """statements(fn): how many statements the database was sent while fn() ran (an executemany is one)."""
     def count(fn):
